@@ -1,0 +1,68 @@
+"""Configuration from the environment (and `.env`); one clear line per problem."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_DIR / 'data' / 'ankle-bot.db'}"
+_TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+
+
+class ConfigError(Exception):
+    """Bad configuration; the message is a single line meant for the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    token: str | None
+    api_base_url: str | None
+    database_url: str
+    log_level: str
+
+    @property
+    def console(self) -> bool:
+        """Without a token the bot chats in the terminal instead of Telegram."""
+        return self.token is None
+
+
+def normalise_database_url(url: str) -> str:
+    """Accept the URLs people usually have and pick the async driver for them."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    if url.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
+        return url
+    raise ConfigError(
+        "DATABASE_URL must start with sqlite+aiosqlite:// or postgresql+asyncpg:// "
+        f"(got scheme '{url.split(':', 1)[0]}')"
+    )
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    token = env.get("TELEGRAM_BOT_TOKEN", "").strip() or None
+    if token is not None and not _TOKEN.match(token):
+        raise ConfigError("TELEGRAM_BOT_TOKEN does not look like a bot token (digits:secret)")
+    base_url = env.get("TELEGRAM_API_BASE_URL", "").strip() or None
+    if base_url is not None:
+        parts = urlsplit(base_url)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ConfigError(
+                "TELEGRAM_API_BASE_URL must be an http(s) URL, e.g. http://127.0.0.1:8081/bot"
+            )
+    level = env.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if level not in logging.getLevelNamesMapping():
+        raise ConfigError(f"LOG_LEVEL must be one of DEBUG, INFO, WARNING, ERROR (got '{level}')")
+    database_url = normalise_database_url(
+        env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
+    )
+    return Settings(token, base_url, database_url, level)

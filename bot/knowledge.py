@@ -1,0 +1,267 @@
+"""Load and validate the curated content in `knowledge/`.
+
+Content is data so that a physiotherapist can edit it without touching code. Everything is
+checked once at start-up; a problem stops the bot with one line naming the file and the entry.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import string
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bot.core.assessment import Leg, Thresholds
+from bot.core.programme import Block, Exercise
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "knowledge"
+_ALLOWED_TAGS = {"b", "i", "u", "s", "code"}
+
+
+class KnowledgeError(Exception):
+    """A knowledge file is missing, malformed or inconsistent."""
+
+
+class _Table:
+    """Typed access to one TOML table; every error names the file and the entry."""
+
+    def __init__(self, file: Path, entry: str, data: Mapping[str, Any]) -> None:
+        self.file, self.entry, self.data = file, entry, data
+
+    def error(self, problem: str) -> KnowledgeError:
+        return KnowledgeError(f"{self.file.name}: {self.entry}: {problem}")
+
+    def str(self, key: str, default: str | None = None) -> str:
+        value = self.data.get(key, default)
+        if not isinstance(value, str) or not value.strip():
+            raise self.error(f"'{key}' must be a non-empty string")
+        return value.strip()
+
+    def optional_str(self, key: str) -> str | None:
+        return self.str(key) if key in self.data else None
+
+    def strs(self, key: str, *, allow_empty: bool = False) -> tuple[str, ...]:
+        value = self.data.get(key, [] if allow_empty else None)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
+            raise self.error(f"'{key}' must be a list of non-empty strings")
+        if not value and not allow_empty:
+            raise self.error(f"'{key}' must not be empty")
+        return tuple(v.strip() for v in value)
+
+    def bool(self, key: str) -> bool:
+        value = self.data.get(key)
+        if not isinstance(value, bool):
+            raise self.error(f"'{key}' must be true or false")
+        return value
+
+    def number(self, key: str) -> float:
+        value = self.data.get(key)
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise self.error(f"'{key}' must be a positive number")
+        return float(value)
+
+    def ref(self, key: str, known: Iterable[str], what: str) -> str:
+        value = self.str(key)
+        if value not in known:
+            raise self.error(f"'{key}' names unknown {what} '{value}'")
+        return value
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise KnowledgeError(f"{path.name}: file not found in {path.parent}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise KnowledgeError(f"{path.name}: not valid TOML: {e}") from None
+
+
+def tables(path: Path, data: Mapping[str, Any], key: str) -> list[_Table]:
+    """The `[[key]]` entries of a file, each wrapped with its id for error messages."""
+    raw = data.get(key)
+    if not isinstance(raw, list) or not raw:
+        raise KnowledgeError(f"{path.name}: needs at least one [[{key}]] entry")
+    result, seen = [], set()
+    for n, entry in enumerate(raw, 1):
+        table = _Table(path, f"{key} #{n}", entry)
+        entry_id = table.str("id")
+        table.entry = f"{key} '{entry_id}'"
+        if entry_id in seen:
+            raise table.error("duplicate id")
+        seen.add(entry_id)
+        result.append(table)
+    return result
+
+
+_TAG = re.compile(r"<(/?)([a-z]+)>")
+_ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#\d+);")
+
+
+def check_html(text: str) -> str | None:
+    """Telegram rejects a whole message over one bad tag, so texts are checked before use."""
+    stack: list[str] = []
+    for match in _TAG.finditer(text):
+        closing, tag = match.groups()
+        if tag not in _ALLOWED_TAGS:
+            return f"tag <{tag}> is not allowed"
+        if not closing:
+            stack.append(tag)
+        elif not stack or stack.pop() != tag:
+            return f"</{tag}> does not close the open tag"
+    if stack:
+        return f"<{stack[-1]}> is never closed"
+    rest = _ENTITY.sub("", _TAG.sub("", text))
+    return next((f"unescaped '{ch}'" for ch in "<>&" if ch in rest), None)
+
+
+class Messages:
+    """The bot's own wording, from messages.toml, filled with `text(key, **values)`."""
+
+    def __init__(self, path: Path, data: Mapping[str, Any]) -> None:
+        self._texts: dict[str, str] = {}
+        for key, value in data.items():
+            if not isinstance(value, str) or not value.strip():
+                raise KnowledgeError(f"{path.name}: {key}: must be a non-empty string")
+            try:
+                list(string.Formatter().parse(value))
+            except ValueError as e:
+                raise KnowledgeError(f"{path.name}: {key}: bad placeholder: {e}") from None
+            if problem := check_html(value):
+                raise KnowledgeError(f"{path.name}: {key}: {problem}")
+            self._texts[key] = value.strip()
+        self._path = path
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._texts
+
+    def keys(self) -> Iterable[str]:
+        return self._texts.keys()
+
+    def placeholders(self, key: str) -> set[str]:
+        return {name for _, name, _, _ in string.Formatter().parse(self._texts[key]) if name}
+
+    def __call__(self, key: str, **values: object) -> str:
+        """Values are escaped: they come from users or other content, never markup."""
+        escaped = {k: html.escape(str(v), quote=False) for k, v in values.items()}
+        return self._texts[key].format(**escaped)
+
+
+@dataclass(frozen=True)
+class Location:
+    id: str
+    label: str
+    factor: str | None
+
+
+@dataclass(frozen=True)
+class Factor:
+    id: str
+    name: str
+    explanation: str
+    source: str
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    blocks: tuple[Block, ...]
+    exercises: tuple[Exercise, ...]
+    thresholds: Thresholds
+    test_steps: tuple[str, ...]
+    leg_names: Mapping[Leg, str]
+    locations: tuple[Location, ...]
+    factors: Mapping[str, Factor]
+    text: Messages
+
+    def exercise(self, exercise_id: str) -> Exercise | None:
+        return next((e for e in self.exercises if e.id == exercise_id), None)
+
+    def block(self, block_id: str) -> Block | None:
+        return next((b for b in self.blocks if b.id == block_id), None)
+
+    def location(self, location_id: str) -> Location | None:
+        return next((loc for loc in self.locations if loc.id == location_id), None)
+
+    @property
+    def factor_of(self) -> dict[str, str | None]:
+        return {loc.id: loc.factor for loc in self.locations}
+
+
+def _load_exercises(
+    path: Path, factors: Iterable[str]
+) -> tuple[tuple[Block, ...], tuple[Exercise, ...]]:
+    data = load_toml(path)
+    blocks = tuple(
+        Block(t.str("id"), t.str("title"), t.str("purpose")) for t in tables(path, data, "block")
+    )
+    exercises = []
+    factors = set(factors)
+    for t in tables(path, data, "exercise"):
+        targets = t.strs("targets", allow_empty=True)
+        only_for = t.strs("only_for", allow_empty=True)
+        for f in (*targets, *only_for):
+            if f not in factors:
+                raise t.error(f"unknown factor '{f}' (known: {', '.join(sorted(factors))})")
+        exercises.append(
+            Exercise(
+                id=t.str("id"),
+                block=t.ref("block", [b.id for b in blocks], "block"),
+                name=t.str("name"),
+                dose=t.str("dose"),
+                equipment=t.str("equipment"),
+                steps=t.strs("steps"),
+                cautions=t.strs("cautions", allow_empty=True),
+                targets=targets,
+                only_for=only_for,
+                ground=t.bool("ground"),
+                source=t.str("source"),
+            )
+        )
+    for block in blocks:
+        if not any(e.block == block.id for e in exercises):
+            raise KnowledgeError(f"{path.name}: block '{block.id}': has no exercises")
+    return blocks, tuple(exercises)
+
+
+def load_knowledge(directory: Path | None = None) -> Knowledge:
+    """Read every knowledge file; raise KnowledgeError naming the file and entry on a problem."""
+    directory = directory or Path(os.environ.get("KNOWLEDGE_DIR", DEFAULT_DIR))
+    path = directory / "assessment.toml"
+    data = load_toml(path)
+    root = _Table(path, "top level", data)
+    th = _Table(path, "[thresholds]", data.get("thresholds") or {})
+    thresholds = Thresholds(
+        th.number("target_cm"),
+        th.number("asymmetry_cm"),
+        th.number("measurement_error_cm"),
+        th.number("max_cm"),
+    )
+    legs = _Table(path, "[legs]", data.get("legs") or {})
+    factors = {
+        t.str("id"): Factor(t.str("id"), t.str("name"), t.str("explanation"), t.str("source"))
+        for t in tables(path, data, "factor")
+    }
+    locations = tuple(
+        Location(
+            t.str("id"),
+            t.str("label"),
+            t.ref("factor", factors, "factor") if "factor" in t.data else None,
+        )
+        for t in tables(path, data, "location")
+    )
+    blocks, exercises = _load_exercises(directory / "exercises.toml", factors)
+    return Knowledge(
+        blocks=blocks,
+        exercises=exercises,
+        thresholds=thresholds,
+        test_steps=root.strs("test_steps"),
+        leg_names={leg: legs.str(leg.value) for leg in Leg},
+        locations=locations,
+        factors=factors,
+        text=Messages(directory / "messages.toml", load_toml(directory / "messages.toml")),
+    )

@@ -1,0 +1,1 @@
+"""Storage: SQLAlchemy models, the repository the handlers call, and Alembic migrations."""

@@ -1,0 +1,125 @@
+"""The queries the bot needs, behind one small class; handlers never see SQL or sessions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from bot.core.assessment import Draft, Leg, Result
+from bot.storage.models import Assessment, AssessmentDraft, User, utcnow
+
+
+@dataclass(frozen=True)
+class SavedAssessment:
+    id: int
+    created_at: datetime
+    left_cm: float
+    right_cm: float
+    same_for_both: bool
+    factors: tuple[str, ...]
+
+
+class Repository:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+
+    def _insert(self) -> type[postgresql.Insert] | type[sqlite.Insert]:
+        return postgresql.Insert if self.engine.dialect.name == "postgresql" else sqlite.Insert
+
+    async def _ensure_user(self, session: AsyncSession, user_id: int, chat_id: int) -> None:
+        stmt = self._insert()(User).values(id=user_id, chat_id=chat_id, created_at=utcnow())
+        await session.execute(
+            stmt.on_conflict_do_update(index_elements=[User.id], set_={"chat_id": chat_id})
+        )
+
+    async def get_draft(self, user_id: int) -> Draft | None:
+        async with self._sessions() as session:
+            row = await session.get(AssessmentDraft, user_id)
+            return replace(Draft.from_json(row.state), rev=row.rev) if row else None
+
+    async def start_draft(self, user_id: int, chat_id: int) -> Draft:
+        """Replace any unfinished assessment with a fresh one. Its rev continues past the old
+        one's, so that buttons left over from the abandoned assessment are recognised as stale."""
+        fresh = Draft()
+        async with self._sessions.begin() as session:
+            await self._ensure_user(session, user_id, chat_id)
+            stmt = self._insert()(AssessmentDraft).values(
+                user_id=user_id, rev=0, state=fresh.to_json(), updated_at=utcnow()
+            )
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[AssessmentDraft.user_id],
+                set_={
+                    "rev": AssessmentDraft.rev + 1,
+                    "state": fresh.to_json(),
+                    "updated_at": utcnow(),
+                },
+            ).returning(AssessmentDraft.rev)
+            rev = (await session.execute(stmt)).scalar_one()
+        return replace(fresh, rev=rev)
+
+    async def save_draft(self, user_id: int, expected_rev: int, draft: Draft) -> bool:
+        """Compare-and-set: False when another update (a double tap, another instance) won."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(AssessmentDraft)
+                .where(AssessmentDraft.user_id == user_id, AssessmentDraft.rev == expected_rev)
+                .values(rev=draft.rev, state=draft.to_json(), updated_at=utcnow())
+            )
+            return result.rowcount == 1
+
+    async def delete_draft(self, user_id: int) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(AssessmentDraft).where(AssessmentDraft.user_id == user_id)
+            )
+            return result.rowcount > 0
+
+    async def finish_assessment(
+        self, user_id: int, expected_rev: int, draft: Draft, result: Result
+    ) -> SavedAssessment | None:
+        """Store the result and drop the draft in one transaction, so it is saved exactly once."""
+        async with self._sessions.begin() as session:
+            gone = await session.execute(
+                delete(AssessmentDraft).where(
+                    AssessmentDraft.user_id == user_id, AssessmentDraft.rev == expected_rev
+                )
+            )
+            if gone.rowcount != 1:
+                return None
+            by_leg = {r.leg: r for r in result.legs}
+            left = by_leg.get(Leg.LEFT) or by_leg[Leg.BOTH]
+            right = by_leg.get(Leg.RIGHT) or by_leg[Leg.BOTH]
+            row = Assessment(
+                user_id=user_id,
+                created_at=utcnow(),
+                left_cm=left.cm,
+                right_cm=right.cm,
+                same_for_both=Leg.BOTH in by_leg,
+                left_location=left.location,
+                right_location=right.location,
+                factors=list(result.factors),
+                answers=draft.to_json(),
+            )
+            session.add(row)
+            await session.flush()
+            return _saved(row)
+
+    async def assessments(self, user_id: int) -> list[SavedAssessment]:
+        async with self._sessions() as session:
+            rows = await session.scalars(
+                select(Assessment)
+                .where(Assessment.user_id == user_id)
+                .order_by(Assessment.created_at, Assessment.id)
+            )
+            return [_saved(row) for row in rows]
+
+
+def _saved(row: Assessment) -> SavedAssessment:
+    return SavedAssessment(
+        row.id, row.created_at, row.left_cm, row.right_cm, row.same_for_both, tuple(row.factors)
+    )
