@@ -1,0 +1,76 @@
+"""Wire the handlers into one PTB Application; the same one serves Telegram and the console."""
+
+from __future__ import annotations
+
+from telegram import BotCommand, Update
+from telegram.constants import ParseMode
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.handlers import assessment, chat, library
+from bot.services import Services
+
+COMMANDS = ("start", "assess", "exercises", "cancel", "help")
+
+
+def build_application(
+    services: Services,
+    token: str,
+    *,
+    base_url: str | None = None,
+    request: BaseRequest | None = None,
+) -> Application:  # type: ignore[type-arg]
+    """`base_url` points PTB at another Bot API server (ours in tests, a self-hosted one in
+    production); `request` replaces HTTP altogether (the console)."""
+    builder = ApplicationBuilder().token(token).defaults(Defaults(parse_mode=ParseMode.HTML))
+    if base_url:
+        builder = builder.base_url(base_url).base_file_url(_file_url(base_url))
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
+    app = builder.post_init(_register_commands).build()
+    app.bot_data["services"] = services
+    add_handlers(app)
+    return app
+
+
+def _file_url(base_url: str) -> str:
+    head, _, tail = base_url.rstrip("/").rpartition("/")
+    return f"{head}/file/{tail}"
+
+
+def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
+    private = filters.ChatType.PRIVATE
+    app.add_handlers(
+        [
+            CommandHandler("start", chat.start, private),
+            CommandHandler("help", chat.help_command, private),
+            CommandHandler("assess", assessment.assess, private),
+            CommandHandler("cancel", assessment.cancel, private),
+            CommandHandler("exercises", library.show_library, private),
+            MessageHandler(private & filters.COMMAND, chat.unknown_command),
+            MessageHandler(private & filters.UpdateType.MESSAGE & filters.TEXT, chat.text),
+            MessageHandler(private & filters.UpdateType.MESSAGE, chat.not_text),
+            CallbackQueryHandler(assessment.button, pattern=r"^as:"),
+            CallbackQueryHandler(library.button, pattern=r"^ex:"),
+            CallbackQueryHandler(chat.unknown_button),
+        ]
+    )
+    app.add_error_handler(chat.error)
+
+
+async def _register_commands(app: Application) -> None:  # type: ignore[type-arg]
+    k = app.bot_data["services"].knowledge
+    await app.bot.set_my_commands(
+        [BotCommand(name, k.text(f"command_{name}")) for name in COMMANDS]
+    )
+
+
+ALLOWED_UPDATES = Update.ALL_TYPES

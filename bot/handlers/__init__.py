@@ -1,0 +1,15 @@
+"""The thin Telegram shell: parse the update, call the core, render the reply."""
+
+from __future__ import annotations
+
+from telegram import CallbackQuery, InlineKeyboardMarkup
+from telegram.error import BadRequest
+
+
+async def edit(query: CallbackQuery, text: str, keyboard: InlineKeyboardMarkup | None) -> None:
+    """Edit the message a button sits on; a double tap that would change nothing is fine."""
+    try:
+        await query.edit_message_text(text, reply_markup=keyboard)
+    except BadRequest as e:
+        if "not modified" not in e.message:
+            raise

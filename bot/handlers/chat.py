@@ -1,0 +1,79 @@
+"""Greeting, help, and whatever else arrives: typed text, other media, unknown commands."""
+
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.ext import ContextTypes
+
+from bot import render
+from bot.handlers import assessment
+from bot.services import services
+
+log = logging.getLogger(__name__)
+
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    s = services(context)
+    assert update.effective_user and update.effective_chat
+    text, keyboard = render.start(s.knowledge, update.effective_user.first_name)
+    await update.effective_chat.send_message(text, reply_markup=keyboard)
+    draft = await s.repo.get_draft(update.effective_user.id)
+    if draft is not None:
+        text, keyboard = render.resume_choice(s.knowledge, draft)
+        await update.effective_chat.send_message(text, reply_markup=keyboard)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_chat
+    await update.effective_chat.send_message(services(context).knowledge.text("help"))
+    await remind_open_assessment(update, context)
+
+
+async def remind_open_assessment(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """After a side trip (help, library, a sticker), say how to get back to the open question."""
+    s = services(context)
+    assert update.effective_user and update.effective_chat
+    if await s.repo.get_draft(update.effective_user.id) is not None:
+        await update.effective_chat.send_message(s.knowledge.text("continue_hint"))
+
+
+async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Typed text is an answer while an assessment waits for one, otherwise a question."""
+    s = services(context)
+    assert update.effective_user and update.effective_chat
+    draft = await s.repo.get_draft(update.effective_user.id)
+    if draft is not None:
+        await assessment.answer_text(update, context, draft)
+        return
+    await update.effective_chat.send_message(s.knowledge.text("fallback"))
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_chat
+    await update.effective_chat.send_message(services(context).knowledge.text("not_text"))
+    await remind_open_assessment(update, context)
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    assert update.effective_chat
+    await update.effective_chat.send_message(services(context).knowledge.text("unknown_command"))
+    await remind_open_assessment(update, context)
+
+
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Forged data, or a button from a version of the bot that no longer exists."""
+    assert update.callback_query
+    await update.callback_query.answer(services(context).knowledge.text("stale_button"))
+
+
+async def error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the update id and traceback (never the text); tell the user how to carry on."""
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("error while handling update %s", update_id, exc_info=context.error)
+    if isinstance(update, Update) and update.effective_chat:
+        try:
+            await update.effective_chat.send_message(services(context).knowledge.text("sorry"))
+        except Exception:  # the failure may be Telegram itself; the log line above is enough
+            log.warning("could not send the apology for update %s", update_id)
