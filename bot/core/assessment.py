@@ -159,7 +159,7 @@ def leg_status(cm: float, t: Thresholds) -> Status:
     """Short of the target by less than the test's own error is reported as 'near', not 'below'."""
     if cm >= t.target_cm:
         return Status.AT_TARGET
-    if t.target_cm - cm < t.measurement_error_cm:
+    if round(t.target_cm - cm, 1) < t.measurement_error_cm:  # distances are whole mm
         return Status.NEAR_TARGET
     return Status.BELOW_TARGET
 

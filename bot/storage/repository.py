@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, replace
 from datetime import datetime
 
@@ -44,12 +45,13 @@ class Repository:
 
     async def start_draft(self, user_id: int, chat_id: int) -> Draft:
         """Replace any unfinished assessment with a fresh one. Its rev continues past the old
-        one's, so that buttons left over from the abandoned assessment are recognised as stale."""
+        one's, or starts at random after a cancel, so that buttons left over from an abandoned
+        assessment are recognised as stale."""
         fresh = Draft()
         async with self._sessions.begin() as session:
             await self._ensure_user(session, user_id, chat_id)
             stmt = self._insert()(AssessmentDraft).values(
-                user_id=user_id, rev=0, state=fresh.to_json(), updated_at=utcnow()
+                user_id=user_id, rev=secrets.randbelow(2**30), state=fresh.to_json(), updated_at=utcnow()
             )
             stmt = stmt.on_conflict_do_update(
                 index_elements=[AssessmentDraft.user_id],

@@ -1,0 +1,63 @@
+"""The repository on both databases: the guarantees handlers rely on."""
+
+from __future__ import annotations
+
+from bot.core.assessment import Draft, Step, evaluate
+from bot.knowledge import Knowledge
+from bot.storage.repository import Repository
+
+
+def _finished(draft: Draft) -> Draft:
+    draft = draft.choose_mode(same_for_both=True).give_distance(6.5, "6.5")
+    return draft.confirm_heel(True).choose_location("front")
+
+
+async def test_draft_survives_a_new_repository_on_the_same_database(repo: Repository) -> None:
+    draft = await repo.start_draft(1, 10)
+    moved = draft.choose_mode(same_for_both=False)
+    assert await repo.save_draft(1, draft.rev, moved)
+    fresh = Repository(repo.engine)
+    assert await fresh.get_draft(1) == moved
+
+
+async def test_a_stale_revision_cannot_overwrite(repo: Repository) -> None:
+    draft = await repo.start_draft(1, 10)
+    assert await repo.save_draft(1, draft.rev, draft.choose_mode(same_for_both=True))
+    assert not await repo.save_draft(1, draft.rev, draft.choose_mode(same_for_both=False))
+    current = await repo.get_draft(1)
+    assert current is not None and current.legs and current.step is Step.DISTANCE
+
+
+async def test_starting_over_moves_the_revision_past_old_buttons(repo: Repository) -> None:
+    first = await repo.start_draft(1, 10)
+    await repo.save_draft(1, first.rev, first.choose_mode(same_for_both=True))
+    second = await repo.start_draft(1, 10)
+    assert second.step is Step.MODE and second.rev > first.rev + 1
+
+
+async def test_an_assessment_is_saved_exactly_once(repo: Repository, knowledge: Knowledge) -> None:
+    draft = await repo.start_draft(7, 70)
+    done = _finished(draft)
+    result = evaluate(done, knowledge.thresholds, knowledge.factor_of)
+    assert await repo.finish_assessment(7, draft.rev, done, result) is not None
+    assert await repo.finish_assessment(7, draft.rev, done, result) is None
+    saved = await repo.assessments(7)
+    assert [(a.left_cm, a.right_cm, a.same_for_both, a.factors) for a in saved] == [
+        (6.5, 6.5, True, ("joint",))
+    ]
+    assert await repo.get_draft(7) is None
+
+
+async def test_cancel_reports_whether_there_was_anything(repo: Repository) -> None:
+    assert not await repo.delete_draft(3)
+    await repo.start_draft(3, 30)
+    assert await repo.delete_draft(3)
+
+
+async def test_a_new_assessment_after_cancel_does_not_reuse_revisions(repo: Repository) -> None:
+    revs = set()
+    for _ in range(5):
+        draft = await repo.start_draft(4, 40)
+        revs.add(draft.rev)
+        await repo.delete_draft(4)
+    assert len(revs) == 5
