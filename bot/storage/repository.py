@@ -51,7 +51,10 @@ class Repository:
         async with self._sessions.begin() as session:
             await self._ensure_user(session, user_id, chat_id)
             stmt = self._insert()(AssessmentDraft).values(
-                user_id=user_id, rev=secrets.randbelow(2**30), state=fresh.to_json(), updated_at=utcnow()
+                user_id=user_id,
+                rev=secrets.randbelow(2**30),
+                state=fresh.to_json(),
+                updated_at=utcnow(),
             )
             stmt = stmt.on_conflict_do_update(
                 index_elements=[AssessmentDraft.user_id],
