@@ -35,7 +35,7 @@ def build_application(
         builder = builder.base_url(base_url).base_file_url(_file_url(base_url))
     if request is not None:
         builder = builder.request(request).get_updates_request(request)
-    app = builder.post_init(_register_commands).build()
+    app = builder.build()
     app.bot_data["services"] = services
     add_handlers(app)
     return app
@@ -66,11 +66,23 @@ def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
     app.add_error_handler(chat.error)
 
 
-async def _register_commands(app: Application) -> None:  # type: ignore[type-arg]
+async def start(app: Application, **polling: float) -> None:  # type: ignore[type-arg]
+    """Initialise, register the command menu, and start long polling."""
+    await app.initialize()
     k = app.bot_data["services"].knowledge
     await app.bot.set_my_commands(
         [BotCommand(name, k.text(f"command_{name}")) for name in COMMANDS]
     )
+    await app.start()
+    assert app.updater
+    await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, **polling)
 
 
-ALLOWED_UPDATES = Update.ALL_TYPES
+async def stop(app: Application) -> None:  # type: ignore[type-arg]
+    """Stop polling, finish the updates already fetched, release connections."""
+    assert app.updater
+    if app.updater.running:
+        await app.updater.stop()
+    if app.running:
+        await app.stop()
+    await app.shutdown()

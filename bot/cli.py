@@ -12,10 +12,10 @@ from collections.abc import Mapping, Sequence
 
 from dotenv import dotenv_values
 from sqlalchemy.exc import SQLAlchemyError
-from telegram import Update
 from telegram.ext import Application
 
-from bot.app import build_application
+from bot.app import build_application, start
+from bot.app import stop as stop_app
 from bot.config import PROJECT_DIR, ConfigError, Settings, load_settings
 from bot.console import TOKEN as CONSOLE_TOKEN
 from bot.console import ConsoleRequest
@@ -89,15 +89,13 @@ def _stop_on_signals() -> asyncio.Event:
 
 
 async def serve(app: Application, stop: asyncio.Event, **polling: float) -> None:  # type: ignore[type-arg]
-    """Long polling until `stop`; `app.stop()` finishes the updates already fetched."""
-    async with app:
-        await app.start()
-        assert app.updater
-        await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, **polling)
-        log.info("bot started (long polling)")
+    """Long polling until `stop` is set."""
+    await start(app, **polling)
+    log.info("bot started (long polling)")
+    try:
         await stop.wait()
-        await app.updater.stop()
-        await app.stop()
+    finally:
+        await stop_app(app)
     log.info("bot stopped")
 
 

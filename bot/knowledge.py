@@ -11,12 +11,22 @@ import os
 import re
 import string
 import tomllib
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from bot.core.assessment import Leg, Thresholds
+from bot.core.faq import (
+    FaqEntry,
+    FaqMatcher,
+    SafetyRule,
+    Synonyms,
+    Urgency,
+    most_urgent,
+    normalise,
+)
 from bot.core.programme import Block, Exercise
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "knowledge"
@@ -103,12 +113,12 @@ _TAG = re.compile(r"<(/?)([a-z]+)>")
 _ENTITY = re.compile(r"&(?:lt|gt|amp|quot|#\d+);")
 
 
-def check_html(text: str) -> str | None:
+def check_html(text: str, allowed: Collection[str] = _ALLOWED_TAGS) -> str | None:
     """Telegram rejects a whole message over one bad tag, so texts are checked before use."""
     stack: list[str] = []
     for match in _TAG.finditer(text):
         closing, tag = match.groups()
-        if tag not in _ALLOWED_TAGS:
+        if tag not in allowed:
             return f"tag <{tag}> is not allowed"
         if not closing:
             stack.append(tag)
@@ -168,6 +178,34 @@ class Factor:
 
 
 @dataclass(frozen=True)
+class Topic:
+    id: str
+    title: str
+
+
+@dataclass(frozen=True)
+class FaqBase:
+    """The FAQ, its topics and synonyms, and the warning-sign rules checked before it."""
+
+    topics: tuple[Topic, ...]
+    entries: tuple[FaqEntry, ...]
+    rules: tuple[SafetyRule, ...]
+    synonyms: Synonyms
+    not_covered: tuple[str, ...] = ()
+
+    def entry(self, entry_id: str) -> FaqEntry | None:
+        return next((e for e in self.entries if e.id == entry_id), None)
+
+    def in_topic(self, topic_id: str) -> tuple[FaqEntry, ...]:
+        return tuple(e for e in self.entries if e.topic == topic_id)
+
+    @cached_property
+    def matcher(self) -> FaqMatcher:
+        """Built on first use and kept: indexing every phrasing is the costly part."""
+        return FaqMatcher(self.entries, self.rules, self.synonyms, not_covered=self.not_covered)
+
+
+@dataclass(frozen=True)
 class Knowledge:
     blocks: tuple[Block, ...]
     exercises: tuple[Exercise, ...]
@@ -177,6 +215,7 @@ class Knowledge:
     locations: tuple[Location, ...]
     factors: Mapping[str, Factor]
     text: Messages
+    faq: FaqBase
 
     def exercise(self, exercise_id: str) -> Exercise | None:
         return next((e for e in self.exercises if e.id == exercise_id), None)
@@ -264,4 +303,149 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
         locations=locations,
         factors=factors,
         text=Messages(directory / "messages.toml", load_toml(directory / "messages.toml")),
+        faq=load_faq(directory, [e.id for e in exercises]),
     )
+
+
+# Short enough for a button and for a phone screen; only the tags that FAQ answers need.
+MAX_TITLE_CHARS = 40
+MAX_ANSWER_CHARS = 800
+MIN_PHRASINGS = 3
+_FAQ_TAGS = {"b", "i"}
+
+
+def _load_synonyms(path: Path, raw: object) -> Synonyms:
+    """A variant names one canonical form, and is not itself canonical (no chains)."""
+    if not isinstance(raw, dict):
+        raise KnowledgeError(f"{path.name}: [synonyms] must be a table of lists")
+    groups: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for canonical, variants in raw.items():
+        table = _Table(path, f"synonym '{canonical}'", {"variants": variants})
+        groups[canonical] = table.strs("variants")
+        for variant in groups[canonical]:
+            folded = normalise(variant)
+            if folded in owner and owner[folded] != canonical:
+                raise table.error(f"variant '{variant}' is also listed under '{owner[folded]}'")
+            owner[folded] = canonical
+    for canonical in groups:
+        if owner.get(normalise(canonical), canonical) != canonical:
+            raise KnowledgeError(
+                f"{path.name}: synonym '{canonical}': is itself a variant of "
+                f"'{owner[normalise(canonical)]}'"
+            )
+    return Synonyms.from_groups(groups)
+
+
+def _regexes(t: _Table, key: str) -> tuple[re.Pattern[str], ...]:
+    compiled = []
+    for pattern in t.strs(key, allow_empty=True):
+        try:
+            compiled.append(re.compile(pattern))
+        except re.error as e:
+            raise t.error(f"{key}: bad regular expression {pattern!r}: {e}") from None
+    return tuple(compiled)
+
+
+def _load_rules(path: Path, synonyms: Synonyms) -> tuple[SafetyRule, ...]:
+    data = load_toml(path)
+    rules = []
+    for t in tables(path, data, "rule"):
+        urgency = t.str("urgency")
+        if urgency not in set(Urgency):
+            raise t.error(f"unknown urgency '{urgency}' (known: {', '.join(Urgency)})")
+        keywords = tuple(normalise(k, synonyms) for k in t.strs("keywords", allow_empty=True))
+        patterns = _regexes(t, "patterns")
+        if not keywords and not patterns:
+            raise t.error("needs at least one keyword or pattern")
+        advice = t.str("advice")
+        if problem := check_html(advice, _FAQ_TAGS):
+            raise t.error(f"advice: {problem}")
+        rule = SafetyRule(
+            id=t.str("id"),
+            title=t.str("title"),
+            urgency=Urgency(urgency),
+            advice=advice,
+            source=t.str("source"),
+            keywords=keywords,
+            patterns=patterns,
+            unless=_regexes(t, "unless"),
+            examples=t.strs("examples"),
+        )
+        for example in rule.examples:
+            if not rule.matches(normalise(example, synonyms)):
+                raise t.error(f"example {example!r} does not trigger the rule")
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _load_entry(t: _Table, topics: Collection[str]) -> FaqEntry:
+    title = t.str("title")
+    if len(title) > MAX_TITLE_CHARS:
+        raise t.error(f"title is {len(title)} characters, at most {MAX_TITLE_CHARS} fit a button")
+    phrasings = t.strs("phrasings")
+    if len(phrasings) < MIN_PHRASINGS:
+        raise t.error(f"needs at least {MIN_PHRASINGS} phrasings")
+    answer = t.str("answer")
+    if problem := check_html(answer, _FAQ_TAGS):
+        raise t.error(f"answer: {problem}")
+    if len(answer) > MAX_ANSWER_CHARS:
+        raise t.error(f"answer is {len(answer)} characters, at most {MAX_ANSWER_CHARS}")
+    return FaqEntry(
+        id=t.str("id"),
+        topic=t.ref("topic", topics, "topic"),
+        title=title,
+        phrasings=phrasings,
+        answer=answer,
+        source=t.str("source"),
+        related=t.strs("related", allow_empty=True),
+        exercises=t.strs("exercises", allow_empty=True),
+    )
+
+
+def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
+    """Read faq.toml and safety.toml; raise KnowledgeError naming the file and entry.
+
+    Besides the shape of each entry this checks what fuzzy matching cannot survive: two entries
+    sharing a phrasing, and a phrasing that a safety rule would always intercept.
+    """
+    path = directory / "faq.toml"
+    data = load_toml(path)
+    synonyms = _load_synonyms(path, data.get("synonyms", {}))
+    topics = tuple(Topic(t.str("id"), t.str("title")) for t in tables(path, data, "topic"))
+    entry_tables = tables(path, data, "entry")
+    entries = [_load_entry(t, [topic.id for topic in topics]) for t in entry_tables]
+    rules = _load_rules(directory / "safety.toml", synonyms)
+    scope = _Table(path, "[scope]", data.get("scope") or {})
+    not_covered = tuple(normalise(t, synonyms) for t in scope.strs("not_covered", allow_empty=True))
+    covered_by = (
+        re.compile(rf"\b(?:{'|'.join(map(re.escape, not_covered))})\b") if not_covered else None
+    )
+    ids = {e.id for e in entries}
+    seen: dict[str, str] = {}
+    for t, entry in zip(entry_tables, entries, strict=True):
+        for related in entry.related:
+            if related not in ids or related == entry.id:
+                raise t.error(f"related names unknown entry '{related}'")
+        for exercise in entry.exercises:
+            if exercise not in exercise_ids:
+                raise t.error(f"exercises names '{exercise}', which is not in exercises.toml")
+        for phrasing in entry.phrasings:
+            key = normalise(phrasing, synonyms)
+            if key in seen:
+                where = "this entry" if seen[key] == entry.id else f"entry '{seen[key]}'"
+                raise t.error(f"phrasing '{phrasing}' is also a phrasing of {where}")
+            seen[key] = entry.id
+            if covered_by is not None and (found := covered_by.search(key)):
+                raise t.error(
+                    f"phrasing '{phrasing}' uses '{found.group(0)}', listed as not covered"
+                )
+            if warning := most_urgent(key, rules):
+                raise t.error(
+                    f"phrasing '{phrasing}' triggers safety rule '{warning.rule.id}' "
+                    "and could never be answered"
+                )
+    for topic in topics:
+        if not any(e.topic == topic.id for e in entries):
+            raise KnowledgeError(f"{path.name}: topic '{topic.id}': has no entries")
+    return FaqBase(topics, tuple(entries), rules, synonyms, not_covered)

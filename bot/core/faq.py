@@ -1,0 +1,420 @@
+"""Answer free-text questions from the curated FAQ, after checking them for warning signs.
+
+Order matters: a message that describes a warning sign gets a clinician's advice even when it
+also reads like an FAQ question ("my achilles popped, which stretch should I do?"). Only then
+is the text fuzzy-matched against every phrasing of every entry. Everything here is pure: the
+entries, rules and synonyms come from `bot.knowledge`, and nothing touches Telegram or storage.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from rapidfuzz import fuzz, process
+
+# Telegram caps a message at 4096 characters. The safety check reads all of it (a warning sign
+# can come late in a long story); the FAQ match reads the first words, where the question is.
+MAX_MESSAGE_CHARS = 4096
+MAX_QUERY_WORDS = 24
+
+# Decision, on a 0-100 score. The best entry is answered when it reaches CONFIDENT and leads the
+# runner-up by MARGIN; from CLOSE_CALL up the bot asks "Did you mean" with up to MAX_SUGGESTIONS
+# entries; below, the question is out of scope. Tuned on the "tune" split of
+# tests/data/faq_eval.toml only.
+CONFIDENT = 58.0
+MARGIN = 2.0
+CLOSE_CALL = 53.0
+MAX_SUGGESTIONS = 3
+
+# Scoring (see FaqMatcher). Word overlap and character similarity share the score half and half;
+# within word overlap, the whole entry's vocabulary counts for ENTRY_SHARE and the single best
+# phrasing for the rest, so a question may combine words from several phrasings of one entry.
+WORD_SHARE = 0.5
+ENTRY_SHARE = 0.6
+# A word no phrasing uses weighs this much of the rarest known word: enough that "wifi" or
+# "pizza" sink a match, not so much that one stray word in a real question does. A term listed
+# as not covered ("hip", "plantar fasciitis") weighs far more: it is known to be off topic.
+UNKNOWN_WEIGHT = 0.7
+NOT_COVERED_WEIGHT = 3.0
+# The score is scaled by (share of the question's weight that the knowledge base knows) ** this.
+KNOWN_SHARE_POWER = 0.5
+# A word the phrasings never use is corrected to the nearest one they do at this similarity;
+# shorter words are left alone ("plain" is not a typo of "pain").
+SPELLING = 85.0
+SPELLING_MIN_LENGTH = 6
+# Only these get the (slower) character score: each entry's best phrasings by word overlap, and
+# the phrasings closest by plain character ratio (a typo the spelling step missed).
+PER_ENTRY = 2
+CHARACTER_CANDIDATES = 10
+
+# Stand-ins in match keys; normalised text never contains "_", so they can't clash with a word.
+_NOT_COVERED = "_notcovered"
+_NUMBER = "_number"
+
+# Words that carry no topic. Question words stay: "why" and "how long" separate entries.
+_STOPWORDS = """
+    a an the i me my mine myself im ive id ill you your yours u ur we our us it its itself this
+    that these those is are am was were be been being do does did doing done have has had having
+    to of in on at for with from by about as into onto and or but so if then than just really very
+    quite bit can could should would will shall may might must there here some any please hi hello
+    hey thanks thank thx get got gets getting also still even ever again too like way thing things
+    kind sort lot lots one ones them they their he she his her him hers theres thats isnt arent u r
+    ok okay actually basically anyway guys mate ago last year years month months time times need
+    needs want wants know tell put try trying go going gonna wanna let lets say see seem seems
+    something anything everything someone somebody stuff maybe probably sure yes under over
+    before after during through while since
+"""
+STOPWORDS = frozenset(_STOPWORDS.split())
+# Kept because they tell entries apart, but a question made of nothing else has no topic.
+QUESTION_WORDS = frozenset({"what", "how", "why", "when", "where", "which", "who"})
+
+_APOSTROPHES = str.maketrans({"\u2019": "", "\u2018": "", "'": "", "`": "", "\u00b4": ""})
+_NUMBER_UNIT = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
+_NOT_WORD = re.compile(r"[^a-z0-9./]+")
+_STRAY_DOT = re.compile(r"(?<!\d)[./]|[./](?!\d)")
+_REPEATS = re.compile(r"([a-z])\1{2,}")
+_SPACES = re.compile(r"\s+")
+
+
+def _fold(text: str) -> str:
+    """Lower case, accents stripped, apostrophes dropped, punctuation to spaces, repeats cut."""
+    text = unicodedata.normalize("NFKD", text[:MAX_MESSAGE_CHARS])
+    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = text.translate(_APOSTROPHES)
+    text = _NUMBER_UNIT.sub(" ", text)
+    text = _STRAY_DOT.sub(" ", _NOT_WORD.sub(" ", text))
+    text = _REPEATS.sub(r"\1\1", text)
+    return _SPACES.sub(" ", text).strip()
+
+
+@dataclass(frozen=True)
+class Synonyms:
+    """Rewrites variants (typos, slang, other spellings) to one canonical form, longest first."""
+
+    canonical_of: Mapping[str, str] = field(default_factory=dict)
+    _pattern: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        # Canonical forms map to themselves so that "foam roller" is not rewritten again by
+        # its variant "roller".
+        keys = {**{c: c for c in self.canonical_of.values()}, **self.canonical_of}
+        object.__setattr__(self, "canonical_of", keys)
+        if keys:
+            alternatives = "|".join(re.escape(k) for k in sorted(keys, key=len, reverse=True))
+            object.__setattr__(self, "_pattern", re.compile(rf"\b(?:{alternatives})\b"))
+
+    @classmethod
+    def from_groups(cls, groups: Mapping[str, Iterable[str]]) -> Synonyms:
+        """`{"achilles": ["achillies", "achilis"]}`; both sides are normalised first."""
+        canonical_of: dict[str, str] = {}
+        for canonical, variants in groups.items():
+            for variant in variants:
+                canonical_of[_fold(variant)] = _fold(canonical)
+        return cls(canonical_of)
+
+    def apply(self, text: str) -> str:
+        if self._pattern is None:
+            return text
+        return self._pattern.sub(lambda m: self.canonical_of[m.group(0)], text)
+
+
+def normalise(text: str, synonyms: Synonyms | None = None) -> str:
+    """The form both questions and phrasings are compared in.
+
+    "Achillies  TENDON, can't dorsi-flex 8cm!" -> "achilles tendon cant dorsiflexion 8 cm"
+    (with the knowledge base's synonyms).
+    """
+    folded = _fold(text)
+    return synonyms.apply(folded) if synonyms is not None else folded
+
+
+class Urgency(StrEnum):
+    EMERGENCY = "emergency"
+    URGENT = "urgent"
+    PROMPT = "prompt"
+    ROUTINE = "routine"
+
+    @property
+    def rank(self) -> int:
+        """0 is the most urgent."""
+        return list(Urgency).index(self)
+
+
+@dataclass(frozen=True)
+class FaqEntry:
+    id: str
+    topic: str
+    title: str
+    phrasings: tuple[str, ...]
+    answer: str
+    source: str
+    related: tuple[str, ...] = ()
+    exercises: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SafetyRule:
+    """A warning sign. `keywords` are normalised phrases; `patterns` and `unless` regexes."""
+
+    id: str
+    title: str
+    urgency: Urgency
+    advice: str
+    source: str
+    keywords: tuple[str, ...] = ()
+    patterns: tuple[re.Pattern[str], ...] = ()
+    unless: tuple[re.Pattern[str], ...] = ()
+    examples: tuple[str, ...] = ()
+    _any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+
+    def __post_init__(self) -> None:
+        # One pass over the text instead of one per pattern: a long message costs less.
+        parts = [p.pattern for p in self.patterns]
+        if self.keywords:
+            words = "|".join(re.escape(k) for k in sorted(self.keywords, key=len, reverse=True))
+            parts.insert(0, rf"\b(?:{words})\b")
+        if parts:
+            object.__setattr__(self, "_any", re.compile("|".join(f"(?:{p})" for p in parts)))
+
+    def matches(self, normalised: str) -> bool:
+        if self._any is None or self._any.search(normalised) is None:
+            return False
+        return not any(p.search(normalised) for p in self.unless)
+
+
+@dataclass(frozen=True)
+class Answer:
+    entry: FaqEntry
+    score: float
+
+
+@dataclass(frozen=True)
+class Suggestions:
+    """A close call: the bot asks "Did you mean…" with one button per entry, best first."""
+
+    entries: tuple[FaqEntry, ...]
+    scores: tuple[float, ...] = ()
+
+
+@dataclass(frozen=True)
+class NoMatch:
+    pass
+
+
+@dataclass(frozen=True)
+class WarningSign:
+    rule: SafetyRule
+
+
+Result = Answer | Suggestions | NoMatch | WarningSign
+
+
+def most_urgent(normalised: str, rules: Sequence[SafetyRule]) -> WarningSign | None:
+    """The most urgent rule the normalised text triggers; file order breaks ties."""
+    best: SafetyRule | None = None
+    for rule in rules:
+        if (best is None or rule.urgency.rank < best.urgency.rank) and rule.matches(normalised):
+            best = rule
+    return WarningSign(best) if best is not None else None
+
+
+def check_safety(
+    text: str, rules: Sequence[SafetyRule], synonyms: Synonyms | None = None
+) -> WarningSign | None:
+    """Whether a message describes a warning sign; `synonyms` must be the ones rules expect."""
+    return most_urgent(normalise(text, synonyms), rules)
+
+
+_SUFFIXES = ("ations", "ation", "ments", "ment", "ness", "ions", "ion", "ing", "ate", "ed", "er")
+_SUFFIXES += ("ly", "s")
+
+
+def stem(word: str) -> str:
+    """A crude suffix strip, the same on both sides: "stiffness", "rotation", "measured" meet
+    "stiff", "rotate", "measure". Numbers and short words are left alone."""
+    if len(word) <= 4 or not word.isalpha() or word.endswith("ss"):
+        return word
+    if word.endswith("ies"):
+        return word[:-3] + "y"
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+
+
+class FaqMatcher:
+    """Built once at start-up: phrasings are normalised and indexed here, not per question.
+
+    Questions are short, so plain string similarity mostly measures shared filler ("how do I").
+    A question is therefore scored against each phrasing two ways, and an entry takes its best:
+    - words: how much of the question the phrasing (and the entry as a whole) covers, and how
+      much of the phrasing the question covers, each word weighted by how few entries use it:
+      "structural" decides, "ankle" hardly counts, and a word the knowledge base never uses
+      counts against the match;
+    - characters: rapidfuzz's token_set_ratio, for word order and near-misses.
+    """
+
+    def __init__(
+        self,
+        entries: Sequence[FaqEntry],
+        rules: Sequence[SafetyRule] = (),
+        synonyms: Synonyms | None = None,
+        *,
+        confident: float = CONFIDENT,
+        close_call: float = CLOSE_CALL,
+        margin: float = MARGIN,
+        not_covered: Iterable[str] = (),
+    ) -> None:
+        self.entries = tuple(entries)
+        self.rules = tuple(rules)
+        self.synonyms = synonyms or Synonyms()
+        self.confident, self.close_call, self.margin = confident, close_call, margin
+        compounds = sorted(
+            {c for c in self.synonyms.canonical_of.values() if " " in c}, key=len, reverse=True
+        )
+        self._compounds = (
+            re.compile(rf"\b(?:{'|'.join(map(re.escape, compounds))})\b") if compounds else None
+        )
+        self._keys: list[str] = []
+        self._owner: list[FaqEntry] = []
+        words_of: list[frozenset[str]] = []
+        for entry in self.entries:
+            for phrasing in entry.phrasings:
+                key = self._key_of(self.normalise(phrasing))
+                self._keys.append(key)
+                self._owner.append(entry)
+                words_of.append(frozenset(key.split()))
+        used_by: dict[str, set[str]] = {}
+        for owner, words in zip(self._owner, words_of, strict=True):
+            for word in words:
+                used_by.setdefault(word, set()).add(owner.id)
+        total = len(self.entries)
+        self._weight = {w: math.log(1 + total / len(ids)) for w, ids in used_by.items()}
+        rarest = max(self._weight.values(), default=1.0)
+        self._unknown = UNKNOWN_WEIGHT * rarest
+        self._off_topic = NOT_COVERED_WEIGHT * rarest
+        self._postings: dict[str, list[int]] = {}
+        for index, words in enumerate(words_of):
+            for word in words:
+                self._postings.setdefault(word, []).append(index)
+        self._mass = [sum(self._weight[w] for w in words) for words in words_of]
+        self._used_by = {w: tuple(ids) for w, ids in used_by.items()}
+        self._vocabulary = sorted(self._weight)
+        self.not_covered = tuple(not_covered)
+        self._not_covered = (
+            re.compile(rf"\b(?:{'|'.join(map(re.escape, self.not_covered))})\b")
+            if self.not_covered
+            else None
+        )
+        self._corrections: dict[str, str] = {}
+
+    def normalise(self, text: str) -> str:
+        return normalise(text, self.synonyms)
+
+    def _key_of(self, normalised: str) -> str:
+        """Topic words only; a multi-word term ("how often", "knee to wall") is one word, and
+        every number is the same word: "is 7 cm good" asks what "is 8 cm good" asks."""
+        if self._compounds is not None:
+            normalised = self._compounds.sub(lambda m: m.group(0).replace(" ", ""), normalised)
+        return " ".join(
+            _NUMBER if w[0].isdigit() else stem(w) for w in normalised.split() if w not in STOPWORDS
+        )
+
+    def _correct(self, word: str) -> str:
+        """A word the phrasings never use is replaced by the nearest one they do, if close."""
+        if word in self._weight or len(word) < SPELLING_MIN_LENGTH or not word.isalpha():
+            return word
+        if word not in self._corrections:
+            if len(self._corrections) > 10_000:
+                self._corrections.clear()
+            found = process.extractOne(
+                word, self._vocabulary, scorer=fuzz.ratio, processor=None, score_cutoff=SPELLING
+            )
+            self._corrections[word] = found[0] if found else word
+        return self._corrections[word]
+
+    def query_key(self, normalised: str) -> str:
+        """Topic words of the question, typos corrected; a not-covered term becomes a marker."""
+        text = " ".join(normalised.split()[:MAX_QUERY_WORDS])
+        if self._not_covered is not None:
+            text = self._not_covered.sub(f" {_NOT_COVERED} ", text)
+        words = self._key_of(text).split()
+        return " ".join(dict.fromkeys(self._correct(w) for w in words))
+
+    def ranked(self, text: str, limit: int = MAX_SUGGESTIONS) -> list[tuple[FaqEntry, float]]:
+        """Entries by their best-matching phrasing, best first (FAQ only, no safety check)."""
+        return self._ranked(self.query_key(self.normalise(text)), limit)
+
+    def _ranked(self, key: str, limit: int) -> list[tuple[FaqEntry, float]]:
+        words = key.split()
+        if not set(words) - QUESTION_WORDS:
+            return []
+        weights = [
+            self._off_topic if w == _NOT_COVERED else self._weight.get(w, self._unknown)
+            for w in words
+        ]
+        query_mass = sum(weights)
+        known = sum(wt for w, wt in zip(words, weights, strict=True) if w in self._weight)
+        # Word overlap with every phrasing, and with every entry's vocabulary as a whole.
+        shared: dict[int, float] = {}
+        covered: dict[str, float] = {}
+        for word, weight in zip(words, weights, strict=True):
+            for index in self._postings.get(word, ()):
+                shared[index] = shared.get(index, 0.0) + weight
+            for entry_id in self._used_by.get(word, ()):
+                covered[entry_id] = covered.get(entry_id, 0.0) + weight
+        # Candidates: each entry's best phrasings by words, and the closest strings by characters
+        # (a typo the spelling step missed). Only these get the costlier character score.
+        by_words: dict[int, float] = {}
+        leaders: dict[str, list[tuple[float, int]]] = {}
+        for index, overlap in shared.items():
+            recall, precision = overlap / query_mass, overlap / self._mass[index]
+            by_words[index] = 2 * recall * precision / (recall + precision)
+            leaders.setdefault(self._owner[index].id, []).append((by_words[index], index))
+        candidates = {i for pairs in leaders.values() for _, i in sorted(pairs)[-PER_ENTRY:]}
+        candidates.update(
+            i
+            for _, _, i in process.extract(
+                key, self._keys, scorer=fuzz.ratio, processor=None, limit=CHARACTER_CANDIDATES
+            )
+        )
+        damping = 100 * (known / query_mass) ** KNOWN_SHARE_POWER
+        best: dict[str, tuple[FaqEntry, float]] = {}
+        for index in candidates:
+            entry = self._owner[index]
+            words_score = (1 - ENTRY_SHARE) * by_words.get(index, 0.0) + (
+                ENTRY_SHARE * covered.get(entry.id, 0.0) / query_mass
+            )
+            chars_score = fuzz.token_set_ratio(key, self._keys[index], processor=None) / 100
+            score = damping * (WORD_SHARE * words_score + (1 - WORD_SHARE) * chars_score)
+            if entry.id not in best or score > best[entry.id][1]:
+                best[entry.id] = (entry, score)
+        return sorted(best.values(), key=lambda pair: -pair[1])[:limit]
+
+    def match(self, text: str) -> Answer | Suggestions | NoMatch:
+        """The FAQ side alone: a confident answer, a close call, or nothing."""
+        return self._decide(self._ranked(self.query_key(self.normalise(text)), MAX_SUGGESTIONS))
+
+    def _decide(self, ranked: list[tuple[FaqEntry, float]]) -> Answer | Suggestions | NoMatch:
+        if not ranked or ranked[0][1] < self.close_call:
+            return NoMatch()
+        top_entry, top = ranked[0]
+        runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
+        if top >= self.confident and top - runner_up >= self.margin:
+            return Answer(top_entry, top)
+        close = [(e, s) for e, s in ranked if s >= self.close_call]
+        return Suggestions(tuple(e for e, _ in close), tuple(s for _, s in close))
+
+    def answer(self, text: str) -> Result:
+        """Warning signs first, then the FAQ."""
+        normalised = self.normalise(text)
+        warning = most_urgent(normalised, self.rules)
+        if warning is not None:
+            return warning
+        return self._decide(self._ranked(self.query_key(normalised), MAX_SUGGESTIONS))
