@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from sqlalchemy import Connection
+
 from bot.core.assessment import Draft, Step, evaluate
 from bot.knowledge import Knowledge
+from bot.storage.models import Base
 from bot.storage.repository import Repository
 
 
@@ -61,3 +66,14 @@ async def test_a_new_assessment_after_cancel_does_not_reuse_revisions(repo: Repo
         revs.add(draft.rev)
         await repo.delete_draft(4)
     assert len(revs) == 5
+
+
+async def test_migrations_match_the_models(repo: Repository) -> None:
+    """A model change without a migration would only show up on someone's production data."""
+
+    def diff(connection: Connection) -> list[object]:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        return compare_metadata(context, Base.metadata)
+
+    async with repo.engine.connect() as conn:
+        assert await conn.run_sync(diff) == []

@@ -24,19 +24,28 @@ class SavedAssessment:
     factors: tuple[str, ...]
 
 
+def insert_for(engine: AsyncEngine) -> type[postgresql.Insert] | type[sqlite.Insert]:
+    """The dialect's INSERT, for ON CONFLICT upserts (both databases speak it)."""
+    return postgresql.Insert if engine.dialect.name == "postgresql" else sqlite.Insert
+
+
+async def ensure_user(session: AsyncSession, user_id: int, chat_id: int) -> None:
+    """Every row that belongs to a person hangs off `users`, so it is created on first need."""
+    bind = session.bind
+    assert isinstance(bind, AsyncEngine)
+    stmt = insert_for(bind)(User).values(id=user_id, chat_id=chat_id, created_at=utcnow())
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=[User.id], set_={"chat_id": chat_id})
+    )
+
+
 class Repository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     def _insert(self) -> type[postgresql.Insert] | type[sqlite.Insert]:
-        return postgresql.Insert if self.engine.dialect.name == "postgresql" else sqlite.Insert
-
-    async def _ensure_user(self, session: AsyncSession, user_id: int, chat_id: int) -> None:
-        stmt = self._insert()(User).values(id=user_id, chat_id=chat_id, created_at=utcnow())
-        await session.execute(
-            stmt.on_conflict_do_update(index_elements=[User.id], set_={"chat_id": chat_id})
-        )
+        return insert_for(self.engine)
 
     async def get_draft(self, user_id: int) -> Draft | None:
         async with self._sessions() as session:
@@ -49,7 +58,7 @@ class Repository:
         assessment are recognised as stale."""
         fresh = Draft()
         async with self._sessions.begin() as session:
-            await self._ensure_user(session, user_id, chat_id)
+            await ensure_user(session, user_id, chat_id)
             stmt = self._insert()(AssessmentDraft).values(
                 user_id=user_id,
                 rev=secrets.randbelow(2**30),
