@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
@@ -64,7 +63,7 @@ async def test_an_expired_lease_is_taken_over(store: ReminderStore) -> None:
 async def test_retry_keeps_it_due_but_out_of_reach_until_then(store: ReminderStore) -> None:
     await add_due(store, 1)
     await store.claim_due(NOW, limit=10, lease=LEASE, token="a")
-    assert await store.retry_at(1, "a", NOW + timedelta(seconds=30)) == 1
+    assert await store.retry_at(1, "a", NOW + timedelta(seconds=30))
     assert await store.claim_due(NOW + timedelta(seconds=29), limit=9, lease=LEASE, token="b") == []
     assert (
         len(await store.claim_due(NOW + timedelta(seconds=31), limit=9, lease=LEASE, token="b"))
