@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from telegram import BotCommand, Update
 from telegram.constants import ParseMode
 from telegram.ext import (
@@ -15,10 +17,12 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
-from bot.handlers import assessment, chat, library
+from bot.dispatcher import Dispatcher
+from bot.handlers import assessment, chat, faq, library, progress, reminders
+from bot.ratelimit import TelegramRateLimiter
 from bot.services import Services
 
-COMMANDS = ("start", "assess", "exercises", "cancel", "help")
+COMMANDS = ("start", "assess", "exercises", "faq", "reminders", "progress", "cancel", "help")
 
 
 def build_application(
@@ -30,7 +34,13 @@ def build_application(
 ) -> Application:  # type: ignore[type-arg]
     """`base_url` points PTB at another Bot API server (ours in tests, a self-hosted one in
     production); `request` replaces HTTP altogether (the console)."""
-    builder = ApplicationBuilder().token(token).defaults(Defaults(parse_mode=ParseMode.HTML))
+    limits = services.config
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .defaults(Defaults(parse_mode=ParseMode.HTML))
+        .rate_limiter(TelegramRateLimiter(limits.overall_per_second, limits.per_chat_per_second))
+    )
     if base_url:
         builder = builder.base_url(base_url).base_file_url(_file_url(base_url))
     if request is not None:
@@ -53,13 +63,22 @@ def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
             CommandHandler("start", chat.start, private),
             CommandHandler("help", chat.help_command, private),
             CommandHandler("assess", assessment.assess, private),
-            CommandHandler("cancel", assessment.cancel, private),
+            CommandHandler("cancel", chat.cancel, private),
             CommandHandler("exercises", library.show_library, private),
+            CommandHandler("reminders", reminders.show, private),
+            CommandHandler("stop", reminders.stop, private),
+            CommandHandler("progress", progress.show, private),
+            CommandHandler("faq", faq.topics, private),
             MessageHandler(private & filters.COMMAND, chat.unknown_command),
             MessageHandler(private & filters.UpdateType.MESSAGE & filters.TEXT, chat.text),
+            MessageHandler(
+                private & filters.UpdateType.MESSAGE & filters.LOCATION, reminders.location
+            ),
             MessageHandler(private & filters.UpdateType.MESSAGE, chat.not_text),
             CallbackQueryHandler(assessment.button, pattern=r"^as:"),
             CallbackQueryHandler(library.button, pattern=r"^ex:"),
+            CallbackQueryHandler(reminders.button, pattern=r"^rm:"),
+            CallbackQueryHandler(faq.button, pattern=r"^faq:"),
             CallbackQueryHandler(chat.unknown_button),
         ]
     )
@@ -76,11 +95,19 @@ async def start(app: Application, **polling: float) -> None:  # type: ignore[typ
     await app.start()
     assert app.updater
     await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, **polling)
+    stop_reminders = asyncio.Event()
+    task = asyncio.create_task(Dispatcher(app.bot_data["services"]).run(app.bot, stop_reminders))
+    app.bot_data["dispatcher"] = (stop_reminders, task)
 
 
 async def stop(app: Application) -> None:  # type: ignore[type-arg]
-    """Stop polling, finish the updates already fetched, release connections."""
+    """Stop polling, finish the updates already fetched, hand back reminder claims, release
+    connections."""
     assert app.updater
+    if dispatcher := app.bot_data.pop("dispatcher", None):
+        stop_reminders, task = dispatcher
+        stop_reminders.set()
+        await task
     if app.updater.running:
         await app.updater.stop()
     if app.running:

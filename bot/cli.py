@@ -8,7 +8,7 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from dotenv import dotenv_values
 from sqlalchemy.exc import SQLAlchemyError
@@ -23,7 +23,6 @@ from bot.knowledge import KnowledgeError, load_knowledge
 from bot.logs import setup_logging
 from bot.services import Services
 from bot.storage.db import create_engine, migrate
-from bot.storage.repository import Repository
 
 log = logging.getLogger("bot")
 
@@ -36,7 +35,10 @@ def environment() -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="ankle-bot", description=__doc__)
-    parser.parse_args(argv)
+    commands = parser.add_subparsers(dest="command")
+    faq = commands.add_parser("faq", help="the FAQ's curation tools")
+    faq.add_argument("action", choices=["review"], help="what users asked that the FAQ missed")
+    args = parser.parse_args(argv)
     env = environment()
     try:
         settings = load_settings(env)
@@ -45,9 +47,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ankle-bot: {e}", file=sys.stderr)
         return 2
     setup_logging(_log_level(settings, env), settings.token)
+    engine = create_engine(settings.database_url)
+    services = Services.on(engine, knowledge, settings.reminders)
+    if args.command == "faq":
+        return asyncio.run(_with_database(services, _faq_review))
     try:
-        repo = Repository(create_engine(settings.database_url))
-        return asyncio.run(_run(settings, Services(knowledge, repo)))
+        return asyncio.run(_with_database(services, lambda s: _run(settings, s)))
     except KeyboardInterrupt:
         return 130
 
@@ -57,26 +62,51 @@ def _log_level(settings: Settings, env: Mapping[str, str]) -> str:
     return "WARNING" if settings.console and "LOG_LEVEL" not in env else settings.log_level
 
 
-async def _run(settings: Settings, services: Services) -> int:
+async def _with_database(services: Services, work: Callable[[Services], Awaitable[int]]) -> int:
+    """Migrate to head first; a database that cannot be reached is one line and exit 2."""
     engine = services.repo.engine
     try:
         await migrate(engine)
     except (SQLAlchemyError, OSError) as e:
         where = engine.url.render_as_string(hide_password=True)
-        print(
-            f"ankle-bot: cannot open the database {where}: {e.__class__.__name__}", file=sys.stderr
-        )
+        problem = e.__class__.__name__
+        print(f"ankle-bot: cannot open the database {where}: {problem}", file=sys.stderr)
         await engine.dispose()
         return 2
     try:
-        if settings.console:
-            await _console(services)
-        else:
-            assert settings.token
-            app = build_application(services, settings.token, base_url=settings.api_base_url)
-            await serve(app, _stop_on_signals())
+        return await work(services)
     finally:
         await engine.dispose()
+
+
+async def _run(settings: Settings, services: Services) -> int:
+    if settings.console:
+        await _console(services)
+    else:
+        assert settings.token
+        app = build_application(services, settings.token, base_url=settings.api_base_url)
+        await serve(app, _stop_on_signals())
+    return 0
+
+
+async def _faq_review(services: Services) -> int:
+    review = await services.faq_log.review()
+    sections = (
+        (
+            "Questions the FAQ could not answer (most asked first):",
+            [f"{n:5d}  {q}" for q, n in review.unmatched],
+        ),
+        (
+            'Phrasings users confirmed through "Did you mean" (add them to knowledge/faq.toml):',
+            [f"{n:5d}  {q}  ->  {e}" for q, e, n in review.confirmed],
+        ),
+        (
+            "Feedback per entry (helpful / not helpful):",
+            [f"{h:5d} / {u:<5d} {e}" for e, h, u in review.feedback],
+        ),
+    )
+    for title, lines in sections:
+        print(title, *(lines or ["    (none yet)"]), "", sep="\n")
     return 0
 
 

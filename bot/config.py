@@ -5,7 +5,8 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,11 +20,24 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class Reminders:
+    """How the reminder dispatcher behaves; the defaults suit Telegram's published limits."""
+
+    grace: timedelta = timedelta(hours=2)
+    tick: float = 5.0  # seconds between looks for due reminders
+    lease: timedelta = timedelta(minutes=2)
+    batch: int = 100
+    overall_per_second: float = 30.0
+    per_chat_per_second: float = 1.0
+
+
+@dataclass(frozen=True)
 class Settings:
     token: str | None
     api_base_url: str | None
     database_url: str
     log_level: str
+    reminders: Reminders = field(default_factory=Reminders)
 
     @property
     def console(self) -> bool:
@@ -65,4 +79,24 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     database_url = normalise_database_url(
         env.get("DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL
     )
-    return Settings(token, base_url, database_url, level)
+    reminders = Reminders(
+        grace=timedelta(minutes=_number(env, "REMINDER_GRACE_MINUTES", 120)),
+        tick=_number(env, "REMINDER_TICK_SECONDS", 5),
+        lease=timedelta(seconds=_number(env, "REMINDER_LEASE_SECONDS", 120)),
+        overall_per_second=_number(env, "SEND_RATE_PER_SECOND", 30),
+        per_chat_per_second=_number(env, "SEND_RATE_PER_CHAT_PER_SECOND", 1),
+    )
+    return Settings(token, base_url, database_url, level, reminders)
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1
+    if not value > 0:
+        raise ConfigError(f"{name} must be a positive number (got '{raw}')")
+    return value

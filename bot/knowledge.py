@@ -12,8 +12,7 @@ import re
 import string
 import tomllib
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass
-from functools import cached_property
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +27,7 @@ from bot.core.faq import (
     normalise,
 )
 from bot.core.programme import Block, Exercise
+from bot.core.timezones import load_aliases
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "knowledge"
 _ALLOWED_TAGS = {"b", "i", "u", "s", "code"}
@@ -191,18 +191,15 @@ class FaqBase:
     entries: tuple[FaqEntry, ...]
     rules: tuple[SafetyRule, ...]
     synonyms: Synonyms
-    not_covered: tuple[str, ...] = ()
+    not_covered: tuple[str, ...]
+    # Built once while loading (it is also how phrasings are checked against each other).
+    matcher: FaqMatcher = field(compare=False, repr=False)
 
     def entry(self, entry_id: str) -> FaqEntry | None:
         return next((e for e in self.entries if e.id == entry_id), None)
 
     def in_topic(self, topic_id: str) -> tuple[FaqEntry, ...]:
         return tuple(e for e in self.entries if e.topic == topic_id)
-
-    @cached_property
-    def matcher(self) -> FaqMatcher:
-        """Built on first use and kept: indexing every phrasing is the costly part."""
-        return FaqMatcher(self.entries, self.rules, self.synonyms, not_covered=self.not_covered)
 
 
 @dataclass(frozen=True)
@@ -216,6 +213,7 @@ class Knowledge:
     factors: Mapping[str, Factor]
     text: Messages
     faq: FaqBase
+    zone_aliases: Mapping[str, str]
 
     def exercise(self, exercise_id: str) -> Exercise | None:
         return next((e for e in self.exercises if e.id == exercise_id), None)
@@ -304,7 +302,15 @@ def load_knowledge(directory: Path | None = None) -> Knowledge:
         factors=factors,
         text=Messages(directory / "messages.toml", load_toml(directory / "messages.toml")),
         faq=load_faq(directory, [e.id for e in exercises]),
+        zone_aliases=_load_zone_aliases(directory / "timezone_aliases.toml"),
     )
+
+
+def _load_zone_aliases(path: Path) -> dict[str, str]:
+    try:
+        return load_aliases(load_toml(path))
+    except ValueError as e:
+        raise KnowledgeError(f"{path.name}: {e}") from None
 
 
 # Short enough for a button and for a phone screen; only the tags that FAQ answers need.
@@ -347,6 +353,13 @@ def _regexes(t: _Table, key: str) -> tuple[re.Pattern[str], ...]:
     return tuple(compiled)
 
 
+def _groups(t: _Table, key: str) -> tuple[tuple[re.Pattern[str], ...], ...]:
+    raw = t.data.get(key, [])
+    if not isinstance(raw, list) or not all(isinstance(g, list) and len(g) > 1 for g in raw):
+        raise t.error(f"'{key}' must be a list of lists of two or more regular expressions")
+    return tuple(_regexes(_Table(t.file, t.entry, {key: g}), key) for g in raw)
+
+
 def _load_rules(path: Path, synonyms: Synonyms) -> tuple[SafetyRule, ...]:
     data = load_toml(path)
     rules = []
@@ -356,8 +369,9 @@ def _load_rules(path: Path, synonyms: Synonyms) -> tuple[SafetyRule, ...]:
             raise t.error(f"unknown urgency '{urgency}' (known: {', '.join(Urgency)})")
         keywords = tuple(normalise(k, synonyms) for k in t.strs("keywords", allow_empty=True))
         patterns = _regexes(t, "patterns")
-        if not keywords and not patterns:
-            raise t.error("needs at least one keyword or pattern")
+        together = _groups(t, "together")
+        if not keywords and not patterns and not together:
+            raise t.error("needs at least one keyword, pattern or together group")
         advice = t.str("advice")
         if problem := check_html(advice, _FAQ_TAGS):
             raise t.error(f"advice: {problem}")
@@ -370,6 +384,7 @@ def _load_rules(path: Path, synonyms: Synonyms) -> tuple[SafetyRule, ...]:
             keywords=keywords,
             patterns=patterns,
             unless=_regexes(t, "unless"),
+            together=together,
             examples=t.strs("examples"),
         )
         for example in rule.examples:
@@ -422,7 +437,8 @@ def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
         re.compile(rf"\b(?:{'|'.join(map(re.escape, not_covered))})\b") if not_covered else None
     )
     ids = {e.id for e in entries}
-    seen: dict[str, str] = {}
+    matcher = FaqMatcher(entries, rules, synonyms, not_covered=not_covered)
+    seen: dict[str, tuple[str, str]] = {}
     for t, entry in zip(entry_tables, entries, strict=True):
         for related in entry.related:
             if related not in ids or related == entry.id:
@@ -431,11 +447,16 @@ def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
             if exercise not in exercise_ids:
                 raise t.error(f"exercises names '{exercise}', which is not in exercises.toml")
         for phrasing in entry.phrasings:
-            key = normalise(phrasing, synonyms)
+            # Matching ignores stopwords and word endings: compare what it actually compares.
+            key = matcher.key(phrasing)
             if key in seen:
-                where = "this entry" if seen[key] == entry.id else f"entry '{seen[key]}'"
-                raise t.error(f"phrasing '{phrasing}' is also a phrasing of {where}")
-            seen[key] = entry.id
+                other_id, other = seen[key]
+                where = "this entry" if other_id == entry.id else f"entry '{other_id}'"
+                raise t.error(
+                    f"phrasing '{phrasing}' matches the same words as '{other}' of {where}"
+                )
+            seen[key] = (entry.id, phrasing)
+            key = normalise(phrasing, synonyms)
             if covered_by is not None and (found := covered_by.search(key)):
                 raise t.error(
                     f"phrasing '{phrasing}' uses '{found.group(0)}', listed as not covered"
@@ -448,4 +469,4 @@ def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
     for topic in topics:
         if not any(e.topic == topic.id for e in entries):
             raise KnowledgeError(f"{path.name}: topic '{topic.id}': has no entries")
-    return FaqBase(topics, tuple(entries), rules, synonyms, not_covered)
+    return FaqBase(topics, tuple(entries), rules, synonyms, not_covered, matcher)

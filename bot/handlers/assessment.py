@@ -43,14 +43,6 @@ async def ask(chat: Chat, context: ContextTypes.DEFAULT_TYPE, draft: Draft) -> N
     await chat.send_message(text, reply_markup=keyboard)
 
 
-async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    s = services(context)
-    assert update.effective_user and update.effective_chat
-    removed = await s.repo.delete_draft(update.effective_user.id)
-    key = "cancelled" if removed else "nothing_to_cancel"
-    await update.effective_chat.send_message(s.knowledge.text(key))
-
-
 async def answer_text(update: Update, context: ContextTypes.DEFAULT_TYPE, draft: Draft) -> None:
     """A typed message while an assessment is open: a distance, or a nudge to use the buttons."""
     s = services(context)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import logging
 
-from telegram import Update
+from telegram import ReplyKeyboardRemove, Update
 from telegram.ext import ContextTypes
 
 from bot import render
-from bot.handlers import assessment
+from bot.handlers import assessment, faq, reminders
 from bot.services import services
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,29 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Typed text is an answer while an assessment waits for one, otherwise a question."""
     s = services(context)
     assert update.effective_user and update.effective_chat
-    draft = await s.repo.get_draft(update.effective_user.id)
-    if draft is not None:
+    user_id = update.effective_user.id
+    if draft := await s.repo.get_draft(user_id):
         await assessment.answer_text(update, context, draft)
-        return
-    await update.effective_chat.send_message(s.knowledge.text("fallback"))
+    elif pending := await s.reminders.awaiting(user_id):
+        await reminders.answer_text(update, context, *pending)
+    else:
+        await faq.question(update, context)
+
+
+async def cancel(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/cancel ends whatever question is open: an assessment or a reminder set-up."""
+    s = services(context)
+    assert update.effective_user and update.effective_chat
+    user_id = update.effective_user.id
+    if await s.repo.delete_draft(user_id):
+        key = "cancelled"
+    elif await s.reminders.stop_expecting(user_id):
+        key = "setup_cancelled"
+    else:
+        key = "nothing_to_cancel"
+    await update.effective_chat.send_message(
+        s.knowledge.text(key), reply_markup=ReplyKeyboardRemove()
+    )
 
 
 async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -27,6 +27,7 @@ class Saved:
     chat_id: int
     schedule: Schedule
     next_due: datetime | None
+    attempts: int = 0  # failed sends of the current occurrence, for back-off
 
 
 def _schedule(row: Reminder) -> Schedule:
@@ -39,7 +40,7 @@ def _schedule(row: Reminder) -> Schedule:
 
 
 def _saved(row: Reminder) -> Saved:
-    return Saved(row.user_id, row.chat_id, _schedule(row), row.next_due)
+    return Saved(row.user_id, row.chat_id, _schedule(row), row.next_due, row.attempts)
 
 
 class ReminderStore:
@@ -134,16 +135,15 @@ class ReminderStore:
             session.add(Delivery(user_id=user_id, due=due, outcome=outcome))
             return True
 
-    async def retry_at(self, user_id: int, token: str, at: datetime) -> int:
-        """Keep the reminder due but out of reach until `at`; returns the attempts so far."""
+    async def retry_at(self, user_id: int, token: str, at: datetime) -> bool:
+        """Keep the reminder due but out of reach until `at`."""
         async with self._sessions.begin() as session:
-            attempts = await session.scalar(
+            result = await session.execute(
                 update(Reminder)
                 .where(Reminder.user_id == user_id, Reminder.claim_token == token)
                 .values(claimed_until=at, claim_token=None, attempts=Reminder.attempts + 1)
-                .returning(Reminder.attempts)
             )
-            return attempts or 0
+            return result.rowcount == 1
 
     async def release(self, token: str) -> int:
         """On shutdown: hand this worker's unfinished claims straight back."""

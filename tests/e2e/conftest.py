@@ -6,13 +6,16 @@ finished handling it (PTB marks the update done in its queue), so tests need no 
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from telegram.ext import Application
 
 from bot.app import build_application, start, stop
+from bot.config import Reminders
 from bot.knowledge import Knowledge
 from bot.services import Services
 from bot.storage.repository import Repository
@@ -94,7 +97,12 @@ class RunningBot:
     fake: FakeTelegram
     app: Application  # type: ignore[type-arg]
     repo: Repository
+    clock: FakeClock
     seen: int = 0
+
+    @property
+    def services(self) -> Services:
+        return self.app.bot_data["services"]
 
     def chat(self, user_id: int = 42, name: str = "Ann") -> Chat:
         return Chat(self, self.fake.user(user_id, name))
@@ -110,6 +118,32 @@ async def stop_bot(app: Application) -> None:  # type: ignore[type-arg]
     await stop(app)
 
 
+class FakeClock:
+    """Time that tests move by hand; the dispatcher and handlers read it, nothing sleeps."""
+
+    def __init__(self, now: datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def set(self, now: datetime) -> None:
+        self.now = now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+# A Sunday at noon UTC, outside any DST change.
+START = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+TEST_REMINDERS = Reminders(tick=0.02, lease=timedelta(seconds=30))
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(START)
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeTelegram]:
     async with FakeTelegram() as server:
@@ -118,8 +152,18 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 
 @pytest.fixture
 async def bot(
-    fake: FakeTelegram, repo: Repository, knowledge: Knowledge
+    fake: FakeTelegram, repo: Repository, knowledge: Knowledge, clock: FakeClock
 ) -> AsyncIterator[RunningBot]:
-    app = await start_bot(fake, Services(knowledge, repo))
-    yield RunningBot(fake, app, repo)
+    app = await start_bot(fake, Services.on(repo.engine, knowledge, TEST_REMINDERS, clock))
+    yield RunningBot(fake, app, repo, clock)
     await stop_bot(app)
+
+
+async def until(check: Callable[[], Awaitable[object]], timeout: float = 5.0) -> object:
+    """Poll an async condition (e.g. a database row the dispatcher writes after sending)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not (value := await check()):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.01)
+    return value
