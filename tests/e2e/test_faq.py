@@ -19,17 +19,7 @@ async def test_a_question_gets_its_answer_with_cards_and_feedback(bot: RunningBo
     turn = await chat.send("Does it matter that my ankle clicks?")
     [answer] = turn.messages
     assert "as long as it doesn't hurt" in (answer.text or "")
-    assert (
-        answer.button_texts
-        == [
-            "Card: Ankle circles",
-            "Related: Ankle circles",
-            "Related: Is pain normal?",
-            "👍 Helpful",
-            "👎 Not helpful",
-        ]
-        or answer.button_texts[0] == "Card: Ankle circles"
-    )
+    assert answer.button_texts[0] == "Card: Ankle circles"
     assert answer.button_texts[-2:] == ["👍 Helpful", "👎 Not helpful"]
     card = await chat.press("Card: Ankle circles", answer)
     assert "Dose: 20 circles in each direction" in card.text
