@@ -33,7 +33,8 @@ class _Chat:
     """One chat's turn: the lock keeps its messages in order and spaced out."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
-    free_at: float = float("-inf")
+    free_at: float = float("-inf")  # per-chat spacing, for bulk sends
+    paused_until: float = float("-inf")  # after a 429 on this chat, for every send
     users: int = 0
 
 
@@ -87,10 +88,17 @@ class TelegramRateLimiter(BaseRateLimiter[object]):
         data: dict[str, Any],
         rate_limit_args: object | None,
     ) -> Result:
-        """Send once it is this chat's and the bot's turn; retry 429s up to ``max_retries``."""
+        """Send once it is this chat's and the bot's turn.
+
+        ``rate_limit_args={"bulk": True}`` marks unattended sends (reminders): they keep the
+        per-chat spacing and a 429 is raised at once for the caller to reschedule. Replies to
+        a user skip the per-chat spacing (a reply may be two messages; the user is waiting)
+        and retry 429s up to ``max_retries``; both share the overall limit.
+        """
+        bulk = isinstance(rate_limit_args, dict) and bool(rate_limit_args.get("bulk"))
         chat_id = data.get("chat_id")
         if chat_id is None:
-            return await self._attempt(None, callback, args, kwargs)
+            return await self._attempt(None, callback, args, kwargs, bulk=bulk)
         self._prune()
         key = _chat_key(chat_id)
         chat = self._chats.get(key)
@@ -99,36 +107,44 @@ class TelegramRateLimiter(BaseRateLimiter[object]):
         chat.users += 1  # no await since the lookup, so _prune cannot drop it in between
         try:
             async with chat.lock:
-                result = await self._attempt(chat, callback, args, kwargs)
+                result = await self._attempt(chat, callback, args, kwargs, bulk=bulk)
         finally:
             chat.users -= 1
         self.sent += 1
         return result
 
     async def _attempt(
-        self, chat: _Chat | None, callback: Callback, args: Any, kwargs: dict[str, Any]
+        self,
+        chat: _Chat | None,
+        callback: Callback,
+        args: Any,
+        kwargs: dict[str, Any],
+        *,
+        bulk: bool = False,
     ) -> Result:
         retries = 0
         while True:
-            await self._wait_turn(chat)
+            await self._wait_turn(chat, spaced=bulk)
             try:
                 return await callback(*args, **kwargs)
             except RetryAfter as exc:
-                if retries >= self._max_retries:
-                    raise
-                retries += 1
-                self.retried += 1
                 until = self._clock() + _retry_seconds(exc)
                 # Telegram does not say what a 429 is about: blame the chat if there is one.
                 if chat is None:
                     self._paused_until = max(self._paused_until, until)
                 else:
-                    chat.free_at = max(chat.free_at, until)
+                    chat.paused_until = max(chat.paused_until, until)
+                if bulk or retries >= self._max_retries:
+                    raise
+                retries += 1
+                self.retried += 1
 
-    async def _wait_turn(self, chat: _Chat | None) -> None:
+    async def _wait_turn(self, chat: _Chat | None, *, spaced: bool) -> None:
         # The chat's turn comes first so that waiting for it holds no overall slot.
-        if chat is not None and (delay := chat.free_at - self._clock()) > 0:
-            await self._sleep(delay)
+        if chat is not None:
+            turn = max(chat.free_at, chat.paused_until) if spaced else chat.paused_until
+            if (delay := turn - self._clock()) > 0:
+                await self._sleep(delay)
         while True:
             now = self._clock()
             at = max(now, self._paused_until)
@@ -147,7 +163,11 @@ class TelegramRateLimiter(BaseRateLimiter[object]):
         if len(self._chats) < self._prune_at:
             return
         now = self._clock()
-        self._chats = {k: c for k, c in self._chats.items() if c.users or c.free_at > now}
+        self._chats = {
+            k: c
+            for k, c in self._chats.items()
+            if c.users or c.free_at > now or c.paused_until > now
+        }
         self._prune_at = max(_MIN_PRUNE_AT, 2 * len(self._chats))
 
 

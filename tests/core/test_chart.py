@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
@@ -96,10 +95,3 @@ def test_the_y_axis_does_not_zoom_in_on_small_changes(highest, target, top) -> N
 def test_no_tests_is_a_caller_error() -> None:
     with pytest.raises(ValueError, match="at least one test"):
         chart([])
-
-
-def test_rendering_is_fast_enough_to_do_on_request() -> None:
-    chart(ONE)  # the first call imports matplotlib
-    began = time.perf_counter()
-    chart(TEN)
-    assert time.perf_counter() - began < 1.0

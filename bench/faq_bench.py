@@ -1,0 +1,219 @@
+"""The FAQ matcher against a plain rapidfuzz baseline, on tests/data/faq_eval.toml.
+
+Run from the project root: .venv/bin/python -m bench.faq_bench
+
+The baseline is what one would write first: `process.extractOne(question, all_phrasings)` with
+rapidfuzz's default scorer (WRatio), no normalisation and a fixed cut-off. It has no safety check,
+so it catches no warning sign; the table also shows how many warning messages each side answers
+with an FAQ entry instead, which is the harm a missing check does.
+The scoring here is also what tests/core/test_faq.py holds to its floors.
+"""
+
+from __future__ import annotations
+
+import statistics
+import sys
+import time
+import tomllib
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rapidfuzz import process
+
+from bot.core.faq import Answer, FaqEntry, NoMatch, Result, Suggestions, WarningSign
+from bot.knowledge import load_knowledge
+
+EVAL_FILE = Path(__file__).resolve().parent.parent / "tests" / "data" / "faq_eval.toml"
+COMMAND = ".venv/bin/python -m bench.faq_bench"
+# Just above the 85.5 that WRatio gives any one-word partial match; the best whole number for
+# top-1 plus rejection on the tune split (at 85 it rejects nothing, from 88 it answers little).
+BASELINE_CUTOFF = 86
+REPEATS = 20
+SPLITS = ("tune", "holdout")
+
+
+@dataclass(frozen=True)
+class Case:
+    q: str
+    expect: str  # an entry id, "none" or "warning"
+    split: str
+    rule: str | None = None
+    was_holdout: bool = False  # the first holdout, run once and then moved to "tune"
+
+
+def load_cases(path: Path = EVAL_FILE) -> list[Case]:
+    cases = [Case(**raw) for raw in tomllib.loads(path.read_text("utf-8"))["case"]]
+    for case in cases:
+        if case.split not in SPLITS:
+            raise ValueError(f"{path.name}: {case.q!r}: split must be one of {SPLITS}")
+    return cases
+
+
+@dataclass
+class Scores:
+    """Counts over one split; the rates are what the floors and the table use."""
+
+    in_scope: int = 0
+    top1: int = 0  # a confident answer with the expected entry
+    suggested: int = 0  # a "Did you mean" with the expected entry first (not counted in top1)
+    out_of_scope: int = 0
+    rejected: int = 0
+    warnings: int = 0
+    caught: int = 0
+    right_rule: int = 0  # caught by the labelled rule, of those that name one
+    named_rule: int = 0
+    warning_answered: int = 0  # a warning message given an FAQ answer or suggestions instead
+    false_alarms: int = 0  # a non-warning question answered with a warning
+
+    @property
+    def top1_rate(self) -> float:
+        return self.top1 / self.in_scope if self.in_scope else 0.0
+
+    @property
+    def rejection_rate(self) -> float:
+        return self.rejected / self.out_of_scope if self.out_of_scope else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.caught / self.warnings if self.warnings else 0.0
+
+
+def score(predict: Callable[[str], Result], cases: Sequence[Case]) -> Scores:
+    s = Scores()
+    for case in cases:
+        result = predict(case.q)
+        warned = isinstance(result, WarningSign)
+        if case.expect == "warning":
+            s.warnings += 1
+            s.caught += warned
+            s.warning_answered += isinstance(result, Answer | Suggestions)
+            if case.rule is not None:
+                s.named_rule += 1
+                s.right_rule += warned and result.rule.id == case.rule
+            continue
+        s.false_alarms += warned
+        if case.expect == "none":
+            s.out_of_scope += 1
+            s.rejected += isinstance(result, NoMatch)
+            continue
+        s.in_scope += 1
+        s.top1 += isinstance(result, Answer) and result.entry.id == case.expect
+        s.suggested += (
+            isinstance(result, Suggestions)
+            and bool(result.entries)
+            and result.entries[0].id == case.expect
+        )
+    return s
+
+
+def baseline(
+    entries: Sequence[FaqEntry], cutoff: float = BASELINE_CUTOFF
+) -> Callable[[str], Result]:
+    phrasings = [p for e in entries for p in e.phrasings]
+    owner = [e for e in entries for _ in e.phrasings]
+
+    def predict(text: str) -> Result:
+        found = process.extractOne(text, phrasings, score_cutoff=cutoff)
+        return NoMatch() if found is None else Answer(owner[found[2]], found[1])
+
+    return predict
+
+
+def latency_us(predict: Callable[[str], object], texts: Sequence[str]) -> tuple[float, float]:
+    """Mean and 99th percentile in microseconds per question, warm, over REPEATS passes."""
+    for text in texts:
+        predict(text)
+    times = []
+    for _ in range(REPEATS):
+        for text in texts:
+            start = time.perf_counter_ns()
+            predict(text)
+            times.append(time.perf_counter_ns() - start)
+    times.sort()
+    return statistics.fmean(times) / 1000, times[min(len(times) - 1, len(times) * 99 // 100)] / 1000
+
+
+def _pct(part: int, whole: int) -> str:
+    return f"{100 * part / whole:5.1f}% ({part}/{whole})" if whole else "-"
+
+
+def main() -> None:
+    knowledge = load_knowledge()
+    ours = knowledge.faq.matcher.answer
+    plain = baseline(knowledge.faq.entries)
+    cases = load_cases()
+    by_split = {split: [c for c in cases if c.split == split] for split in SPLITS}
+    results = {
+        name: {split: score(predict, by_split[split]) for split in SPLITS}
+        for name, predict in (("ours", ours), ("baseline", plain))
+    }
+    texts = [c.q for c in cases]
+    long_text = ("my ankle feels stiff when I squat and " * 120)[:4096]
+    timing = {
+        "ours": (latency_us(ours, texts), latency_us(ours, [long_text])),
+        "baseline": (latency_us(plain, texts), latency_us(plain, [long_text])),
+    }
+
+    rows: list[tuple[str, str, str]] = []
+    for split in SPLITS:
+        o, b = results["ours"][split], results["baseline"][split]
+        rows += [
+            (f"{split}: top-1, in scope", _pct(o.top1, o.in_scope), _pct(b.top1, b.in_scope)),
+            (
+                f"{split}: 'Did you mean', expected first",
+                _pct(o.suggested, o.in_scope),
+                "n/a (no close calls)",
+            ),
+            (
+                f"{split}: out of scope rejected",
+                _pct(o.rejected, o.out_of_scope),
+                _pct(b.rejected, b.out_of_scope),
+            ),
+            (
+                f"{split}: warning signs caught",
+                _pct(o.caught, o.warnings),
+                f"{_pct(0, b.warnings)} (no safety check)",
+            ),
+            (
+                f"{split}: ... by the labelled rule",
+                _pct(o.right_rule, o.named_rule),
+                "n/a",
+            ),
+            (
+                f"{split}: warnings given an FAQ answer",
+                _pct(o.warning_answered, o.warnings),
+                _pct(b.warning_answered, b.warnings),
+            ),
+            (f"{split}: false alarms", str(o.false_alarms), str(b.false_alarms)),
+        ]
+    for label, index in (("question", 0), ("4096-char message", 1)):
+        (om, op), (bm, bp) = timing["ours"][index], timing["baseline"][index]
+        rows.append((f"latency per {label}: mean", f"{om:8.1f} us", f"{bm:8.1f} us"))
+        rows.append((f"latency per {label}: p99", f"{op:8.1f} us", f"{bp:8.1f} us"))
+
+    counts = ", ".join(f"{split} {len(by_split[split])}" for split in SPLITS)
+    print(f"FAQ matching on {EVAL_FILE.name} ({counts} questions)")
+    print(
+        f"knowledge: {len(knowledge.faq.entries)} entries, "
+        f"{sum(len(e.phrasings) for e in knowledge.faq.entries)} phrasings, "
+        f"{len(knowledge.faq.rules)} safety rules"
+    )
+    print(
+        f"baseline: rapidfuzz.process.extractOne(question, all phrasings), default scorer "
+        f"(WRatio), no normalisation, score_cutoff={BASELINE_CUTOFF}"
+    )
+    print(f"latency: time.perf_counter_ns, {REPEATS} passes, warm; ours includes the safety check")
+    print()
+    width = max(len(r[0]) for r in rows)
+    print(f"{'metric':<{width}}  {'ours':<22}  baseline")
+    print(f"{'-' * width}  {'-' * 22}  {'-' * 26}")
+    for label, ours_cell, base_cell in rows:
+        print(f"{label:<{width}}  {ours_cell:<22}  {base_cell}")
+    print()
+    print(f"command: {COMMAND}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

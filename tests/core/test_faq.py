@@ -1,0 +1,476 @@
+"""FAQ matching and the safety check in front of it, and the validation of their knowledge files."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+from bench.faq_bench import Scores, baseline, load_cases, score
+from bot.core.faq import (
+    MAX_SUGGESTIONS,
+    Answer,
+    FaqEntry,
+    FaqMatcher,
+    NoMatch,
+    SafetyRule,
+    Suggestions,
+    Synonyms,
+    Urgency,
+    WarningSign,
+    check_safety,
+    normalise,
+)
+from bot.knowledge import DEFAULT_DIR, Knowledge, KnowledgeError, load_faq, load_knowledge
+
+
+@pytest.fixture(scope="module")
+def matcher(knowledge: Knowledge) -> FaqMatcher:
+    return knowledge.faq.matcher
+
+
+def answered(matcher: FaqMatcher, text: str) -> str:
+    """What the bot does with a message, as one comparable string."""
+    result = matcher.answer(text)
+    match result:
+        case Answer(entry=entry):
+            return entry.id
+        case WarningSign(rule=rule):
+            return f"warning:{rule.id}"
+        case Suggestions(entries=entries):
+            return "suggest:" + ",".join(e.id for e in entries)
+        case NoMatch():
+            return "none"
+    raise AssertionError(result)
+
+
+# ----------------------------------------------------------------------------- normalisation
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("  How OFTEN?!  ", "how often"),
+        ("Dorsiflexión", "dorsiflexion"),
+        ("can\u2019t / won't", "cant wont"),
+        ("8cm", "8 cm"),
+        ("8.5cm or 8,5 cm", "8.5 cm or 8 5 cm"),
+        ("7/10 pain", "7/10 pain"),
+        ("kneeeee to wall", "knee to wall"),
+        ("knee-to-wall...", "knee to wall"),
+        ("", ""),
+    ],
+)
+def test_normalise_folds_case_accents_punctuation_and_units(text: str, expected: str) -> None:
+    assert normalise(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("variant", "canonical"),
+    [
+        ("how many times a week", "how often"),
+        ("How many days per week", "how often"),
+        ("achillies", "achilles"),
+        ("Achilis", "achilles"),
+        ("dorsi flexion", "dorsiflexion"),
+        ("dorsi-flexion", "dorsiflexion"),
+        ("dorsification", "dorsiflexion"),
+        ("excercise", "exercise"),
+        ("exercises", "exercise"),
+        ("centimetres", "cm"),
+        ("can't", "cant"),
+        ("knee 2 wall", "knee to wall"),
+    ],
+)
+def test_synonyms_rewrite_variants(matcher: FaqMatcher, variant: str, canonical: str) -> None:
+    assert matcher.normalise(variant) == canonical
+
+
+def test_synonyms_rewrite_longest_first_and_leave_canonical_forms_alone() -> None:
+    synonyms = Synonyms.from_groups({"foam roller": ["roller", "foam roll"]})
+    assert normalise("a roller", synonyms) == "a foam roller"
+    assert normalise("a foam roller", synonyms) == "a foam roller"
+    assert normalise("foam roll it", synonyms) == "foam roller it"
+
+
+# ----------------------------------------------------------------------------- FAQ matching
+
+
+@pytest.mark.parametrize(
+    ("question", "entry"),
+    [
+        ("How many times a week should I do the excercises?", "how-often"),
+        ("what is dorsification", "what-is-dorsiflexion"),
+        ("does the achillies release help", "achilles-release"),
+        ("HOW DO I MEASURE MY DORSIFLEXION???", "knee-to-wall"),
+        ("is 7.5cm ok", "target"),
+        ("Is 3 inches good on the knee to wall?", "target"),
+        ("does it matter that my ankle clicks", "clicking"),
+        ("I feel a stretch in my calf", "where-felt"),
+        ("I ruptured my achilles 2 years ago and it's still tight", "thick-achilles"),
+    ],
+)
+def test_typos_synonyms_and_paraphrases_find_the_entry(
+    matcher: FaqMatcher, question: str, entry: str
+) -> None:
+    assert answered(matcher, question) == entry
+
+
+def test_every_phrasing_answers_its_own_entry(matcher: FaqMatcher, knowledge: Knowledge) -> None:
+    wrong = [
+        (e.id, p, answered(matcher, p))
+        for e in knowledge.faq.entries
+        for p in e.phrasings
+        if answered(matcher, p) != e.id
+    ]
+    assert len(wrong) <= 3, wrong
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "what's the weather",
+        "best pizza in town",
+        "how do I fix my wifi",
+        "can you help with my knee replacement rehab",
+        "how do I improve my hip mobility",
+        "what about plantar fasciitis",
+        "/start",
+        "?!",
+    ],
+)
+def test_out_of_scope_questions_are_rejected(matcher: FaqMatcher, question: str) -> None:
+    assert isinstance(matcher.answer(question), NoMatch)
+
+
+def test_a_close_call_offers_up_to_three_entries_best_first(matcher: FaqMatcher) -> None:
+    result = matcher.answer("calf")
+    assert isinstance(result, Suggestions)
+    assert 1 < len(result.entries) <= MAX_SUGGESTIONS
+    assert list(result.scores) == sorted(result.scores, reverse=True)
+    assert all(s >= matcher.close_call for s in result.scores)
+
+
+def test_close_call_and_confidence_follow_the_thresholds() -> None:
+    def entry(entry_id: str, *phrasings: str) -> FaqEntry:
+        return FaqEntry(entry_id, "t", entry_id, phrasings, "answer", "source")
+
+    entries = [
+        entry("calf", "how do i stretch my calf", "calf stretch"),
+        entry("shin", "how do i stretch my shin", "shin stretch"),
+    ]
+    matcher = FaqMatcher(entries)
+    both = matcher.answer("how do i stretch")
+    assert isinstance(both, Suggestions)
+    assert {e.id for e in both.entries} == {"calf", "shin"}
+    assert answered(matcher, "how do i stretch my shin") == "shin"
+    strict = FaqMatcher(entries, confident=101)
+    assert isinstance(strict.answer("how do i stretch my shin"), Suggestions)
+
+
+def test_a_telegram_sized_message_is_handled(matcher: FaqMatcher) -> None:
+    long_question = ("how often should i do the exercises " * 200)[:4096]
+    assert answered(matcher, long_question) == "how-often"
+    assert isinstance(matcher.answer("x" * 4096), NoMatch)
+    assert isinstance(matcher.answer("ankle " * 5000), Answer | Suggestions | NoMatch)
+
+
+def test_a_warning_sign_late_in_a_long_message_is_still_seen(matcher: FaqMatcher) -> None:
+    story = "I have been stretching my calves every day. " * 85 + "Yesterday my achilles popped."
+    assert len(story) <= 4096
+    assert answered(matcher, story) == "warning:achilles-rupture"
+
+
+# ----------------------------------------------------------------------------- safety
+
+
+def test_safety_wins_over_a_matching_faq_question(matcher: FaqMatcher) -> None:
+    assert answered(matcher, "my achilles popped, which stretch should I do?") == (
+        "warning:achilles-rupture"
+    )
+    question = "I heard a snap in my calf, how long should I hold the calf stretch on the step?"
+    assert isinstance(matcher.match(question), Answer)
+    assert answered(matcher, question) == "warning:achilles-rupture"
+
+
+@pytest.mark.parametrize(
+    ("message", "rule"),
+    [
+        ("I heard a pop in my achillies", "achilles-rupture"),
+        ("felt like someone kicked me in the back of the heel", "achilles-rupture"),
+        ("I can't walk 4 steps after rolling my ankle", "fracture"),
+        ("my calf is red, hot and swollen", "dvt"),
+        ("chest pain and my calf is swollen", "chest-symptoms"),
+        ("my foot is numb", "nerve"),
+        ("my foot is pale and cold", "circulation"),
+        ("ankle is hot and swollen and I have a fever", "hot-joint"),
+        ("I'm diabetic, can I do these stretches?", "diabetes"),
+        ("I had surgery on my ankle 3 weeks ago", "recent-injury"),
+        ("still in a boot after my rupture", "recent-injury"),
+        ("sharp pain in the lunge", "pain"),
+        ("the stretch hurts about 7/10", "pain"),
+        ("no improvement after 6 months of stretching", "no-progress"),
+        ("I've been stretching for a year and it's still tight", "no-progress"),
+        ("the ankle pain wakes me up at night", "no-progress"),
+        ("I hurt my ankle playing football on Saturday", "recent-injury"),
+        ("I've been limping since the weekend", "injury-or-symptom"),
+    ],
+)
+def test_warning_signs_get_the_rule_that_fits(matcher: FaqMatcher, message: str, rule: str) -> None:
+    assert answered(matcher, message) == f"warning:{rule}"
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "does it matter that my ankle clicks",
+        "my ankle pops when I do the circles",
+        "I feel a stretch in my calf",
+        "my calves feel tight",
+        "I warm up my calves before stretching",
+        "what number should I aim for",
+        "is it normal to feel pain when stretching",
+        "I have been stretching for 2 weeks and nothing changed",
+        "can I go back to sport after an achilles tear",
+        "I ruptured my achilles 16 months ago and the front of my ankle feels blocked",
+        "I can't squat without my heels lifting",
+        "is walking on my heels dorsiflexion",
+        "there's a huge difference between my ankles",
+        "what's the opposite of dorsiflexion",
+    ],
+)
+def test_ordinary_questions_do_not_raise_an_alarm(matcher: FaqMatcher, message: str) -> None:
+    assert not isinstance(matcher.answer(message), WarningSign)
+
+
+def test_the_most_urgent_rule_answers_and_old_injuries_are_not_recent() -> None:
+    def rule(rule_id: str, urgency: Urgency, pattern: str, unless: str = "") -> SafetyRule:
+        return SafetyRule(
+            rule_id,
+            rule_id,
+            urgency,
+            "advice",
+            "source",
+            patterns=(re.compile(pattern),),
+            unless=(re.compile(unless),) if unless else (),
+        )
+
+    rules = [
+        rule("recent", Urgency.PROMPT, r"\bsurgery\b", unless=r"\byears ago\b"),
+        rule("numb", Urgency.PROMPT, r"\bnumb\b"),
+        rule("cold", Urgency.URGENT, r"\bcold\b"),
+    ]
+    warning = check_safety("numb and cold foot", rules)
+    assert warning is not None and warning.rule.id == "cold"
+    assert check_safety("surgery two years ago", rules) is None
+    warning = check_safety("Surgery last week", rules)
+    assert warning is not None and warning.rule.id == "recent"
+    assert check_safety("my ankle is stiff", rules) is None
+
+
+def test_every_rule_has_advice_with_its_urgency(knowledge: Knowledge) -> None:
+    rules = knowledge.faq.rules
+    assert {r.urgency for r in rules} == set(Urgency)
+    assert all(r.advice.startswith("<b>") and r.source.startswith("clinical notes") for r in rules)
+
+
+# ----------------------------------------------------------------------------- the knowledge
+
+
+def test_the_faq_covers_the_article_and_the_comments(knowledge: Knowledge) -> None:
+    faq = knowledge.faq
+    assert len(faq.entries) >= 30
+    sources = " ".join(e.source for e in faq.entries)
+    for comment in (2, 4, 5, 7, 9, 10, 13, 14, 15):
+        assert f"comment {comment} (reply)" in sources, comment
+    for topic in faq.topics:
+        assert faq.in_topic(topic.id)
+    linked = {x for e in faq.entries for x in e.exercises}
+    assert linked == {e.id for e in knowledge.exercises}
+
+
+def test_no_commenter_is_named(knowledge: Knowledge) -> None:
+    names = ("Mark", "George", "Jo", "Nelson", "Ronnie", "Brad", "Jeff", "Montana", "Mathias")
+    texts = [e.answer for e in knowledge.faq.entries] + [r.advice for r in knowledge.faq.rules]
+    for name in (*names, "Ekrem"):
+        assert not any(re.search(rf"\b{name}\b", t) for t in texts), name
+
+
+def broken(tmp_path: Path, file: str, old: str, new: str) -> Path:
+    """A copy of the knowledge directory with one edit, which must apply exactly once."""
+    directory = tmp_path / "knowledge"
+    shutil.copytree(DEFAULT_DIR, directory)
+    path = directory / file
+    text = path.read_text("utf-8")
+    assert text.count(old) == 1, f"{old!r} is not unique in {file}"
+    path.write_text(text.replace(old, new), "utf-8")
+    return directory
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new", "message"),
+    [
+        (
+            "faq.toml",
+            'id = "clicking"\ntopic = "routine"\ntitle = "My ankle clicks"\nphrasings = [\n',
+            'id = "clicking"\ntopic = "routine"\ntitle = "My ankle clicks"\nxphrasings = [\n',
+            "faq.toml: entry 'clicking': 'phrasings' must be a list of non-empty strings",
+        ),
+        (
+            "faq.toml",
+            '    "should the exercises hurt",\n',
+            '    "should the exercises hurt",\n    "How do I do ankle circles?",\n',
+            "faq.toml: entry 'ankle-circles': phrasing 'how do i do ankle circles' matches the "
+            "same words as 'How do I do ankle circles?' of entry 'pain'",
+        ),
+        (
+            "faq.toml",
+            'related = ["clicking", "routine-order"]',
+            'related = ["clicking", "routine-ordre"]',
+            "faq.toml: entry 'ankle-circles': related names unknown entry 'routine-ordre'",
+        ),
+        (
+            "faq.toml",
+            'exercises = ["shin-release"]',
+            'exercises = ["shin-massage"]',
+            "faq.toml: entry 'shin-restriction': exercises names 'shin-massage', which is not in "
+            "exercises.toml",
+        ),
+        (
+            "faq.toml",
+            'source = "comment 15 (reply)"',
+            'source = ""',
+            "faq.toml: entry 'bow-legs': 'source' must be a non-empty string",
+        ),
+        (
+            "faq.toml",
+            "<b>20 circles in each direction.</b>",
+            "<b>20 circles in each direction.",
+            "faq.toml: entry 'ankle-circles': answer: <b> is never closed",
+        ),
+        (
+            "faq.toml",
+            "<b>20 circles in each direction.</b>",
+            "<u>20 circles in each direction.</u>",
+            "faq.toml: entry 'ankle-circles': answer: tag <u> is not allowed",
+        ),
+        (
+            "faq.toml",
+            'title = "Bow legs"',
+            'title = "Bow legs, knock knees and everything in between"',
+            "faq.toml: entry 'bow-legs': title is 47 characters, at most 40",
+        ),
+        (
+            "faq.toml",
+            'topic = "injury"\ntitle = "Tight after an Achilles rupture"',
+            'topic = "injuries"\ntitle = "Tight after an Achilles rupture"',
+            "faq.toml: entry 'thick-achilles': 'topic' names unknown topic 'injuries'",
+        ),
+        (
+            "faq.toml",
+            '    "is clicking bad",\n',
+            '    "is clicking bad",\n    "my ankle popped and now it clicks",\n',
+            "faq.toml: entry 'clicking': phrasing 'my ankle popped and now it clicks' triggers "
+            "safety rule 'achilles-rupture'",
+        ),
+        (
+            "faq.toml",
+            '"soleus" = ["soleous", "solius", "soleaus"]',
+            '"soleus" = ["soleous", "solius", "soleaus", "gastroc"]',
+            "faq.toml: synonym 'soleus': variant 'gastroc' is also listed under 'gastrocnemius'",
+        ),
+        (
+            "safety.toml",
+            'urgency = "prompt"\nkeywords = [\n    "pins and needles"',
+            'urgency = "soonish"\nkeywords = [\n    "pins and needles"',
+            "safety.toml: rule 'nerve': unknown urgency 'soonish'",
+        ),
+        (
+            "safety.toml",
+            '"my foot has gone numb",',
+            '"my foot has gone numb",\n    "my foot is a bit stiff",',
+            "safety.toml: rule 'nerve': example 'my foot is a bit stiff' does not trigger the rule",
+        ),
+        (
+            "safety.toml",
+            "patterns = ['\\bdiabet\\w*']",
+            "patterns = ['\\bdiabet(\\w*']",
+            "safety.toml: rule 'diabetes': patterns: bad regular expression",
+        ),
+        (
+            "safety.toml",
+            'advice = """<b>Get this seen today.</b>',
+            'advice = """<b>Get this seen today.',
+            "safety.toml: rule 'hot-joint': advice: <b> is never closed",
+        ),
+    ],
+)
+def test_knowledge_errors_name_the_file_and_the_entry(
+    tmp_path: Path, file: str, old: str, new: str, message: str
+) -> None:
+    directory = broken(tmp_path, file, old, new)
+    with pytest.raises(KnowledgeError) as error:
+        load_knowledge(directory)
+    assert str(error.value).startswith(message), str(error.value)
+
+
+def test_load_faq_alone_reads_both_files(knowledge: Knowledge) -> None:
+    faq = load_faq(DEFAULT_DIR, [e.id for e in knowledge.exercises])
+    assert [e.id for e in faq.entries] == [e.id for e in knowledge.faq.entries]
+    assert faq.entry("how-often") is not None and faq.entry("nope") is None
+
+
+# ----------------------------------------------------------------------------- evaluation floors
+
+# Measured with bench/faq_bench.py, minus a small margin. Tune: 120/121 top-1, 25/25 rejected,
+# 74/74 warnings. Holdout, each part run blind once: 42/47 top-1 and 14/14 rejected (v2),
+# 16/18 warnings caught (v4). See the history at the end of tests/data/faq_eval.toml.
+FLOORS = {
+    "tune": {"top1": 0.97, "rejected": 0.95, "recall": 1.0},
+    "holdout": {"top1": 0.87, "rejected": 0.95, "recall": 0.85},
+}
+# What the product asked for (issue 3). Not met on the holdout; kept visible, not lowered.
+TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
+
+
+def split_scores(matcher: FaqMatcher, split: str) -> Scores:
+    return score(matcher.answer, [c for c in load_cases() if c.split == split])
+
+
+@pytest.mark.parametrize("split", ["tune", "holdout"])
+def test_evaluation_set_meets_its_floors(matcher: FaqMatcher, split: str) -> None:
+    s = split_scores(matcher, split)
+    assert s.in_scope >= 30 and s.out_of_scope >= 10 and s.warnings >= 15
+    assert s.top1_rate >= FLOORS[split]["top1"], s
+    assert s.rejection_rate >= FLOORS[split]["rejected"], s
+    assert s.recall >= FLOORS[split]["recall"], s
+    assert s.false_alarms == 0, s
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="holdout top-1 is 0.89 and warning recall 0.89, short of the 0.95 and 1.0 asked for",
+)
+def test_holdout_meets_the_product_targets(matcher: FaqMatcher) -> None:
+    s = split_scores(matcher, "holdout")
+    assert s.top1_rate >= TARGETS["top1"], s
+    assert s.rejection_rate >= TARGETS["rejected"], s
+    assert s.recall >= TARGETS["recall"], s
+
+
+def test_evaluation_set_is_labelled_with_known_ids(knowledge: Knowledge) -> None:
+    cases = load_cases()
+    entries = {e.id for e in knowledge.faq.entries}
+    rules = {r.id for r in knowledge.faq.rules}
+    assert len(cases) >= 110
+    assert all(c.expect in entries | {"none", "warning"} for c in cases)
+    assert all(c.rule is None or (c.expect == "warning" and c.rule in rules) for c in cases)
+    holdout = sum(c.split == "holdout" for c in cases) / len(cases)
+    assert 0.25 <= holdout <= 0.45
+
+
+def test_the_baseline_has_no_safety_check(knowledge: Knowledge) -> None:
+    warnings = [c for c in load_cases() if c.expect == "warning"]
+    assert score(baseline(knowledge.faq.entries), warnings).caught == 0
