@@ -30,7 +30,7 @@ _MIN_PRUNE_AT = 256
 
 @dataclass(slots=True)
 class _Chat:
-    """One chat's turn: the lock keeps its messages in order and spaced out."""
+    """One chat's turn: the lock keeps its messages in order (and bulk ones spaced out)."""
 
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     free_at: float = float("-inf")  # per-chat spacing, for bulk sends
@@ -44,7 +44,7 @@ class TelegramRateLimiter(BaseRateLimiter[object]):
     A request with a ``chat_id`` first waits for its chat's turn (so a busy chat only delays
     itself), then takes the next slot of the overall schedule, handed out first come, first
     served. Requests without a chat are not throttled, only held back by a global 429.
-    ``rate_limit_args`` is accepted and ignored.
+    ``rate_limit_args={"bulk": True}`` decides per-chat spacing and retries (process_request).
     """
 
     def __init__(
@@ -95,7 +95,7 @@ class TelegramRateLimiter(BaseRateLimiter[object]):
         a user skip the per-chat spacing (a reply may be two messages; the user is waiting)
         and retry 429s up to ``max_retries``; both share the overall limit.
         """
-        bulk = isinstance(rate_limit_args, dict) and bool(rate_limit_args.get("bulk"))
+        bulk = isinstance(rate_limit_args, dict) and rate_limit_args.get("bulk") is True
         chat_id = data.get("chat_id")
         if chat_id is None:
             return await self._attempt(None, callback, args, kwargs, bulk=bulk)
