@@ -20,9 +20,10 @@ from bot.core.assessment import Draft, Leg, LegResult, Result, Status, Step
 from bot.core.faq import FaqEntry
 from bot.core.programme import Exercise, Programme
 from bot.core.schedule import DAY_ABBREVIATIONS, Schedule, describe_days, zone_info
-from bot.core.sessions import Session
+from bot.core.sessions import Change, Session, Trend, compare_tests
 from bot.core.timezones import describe_zone
 from bot.knowledge import Knowledge
+from bot.storage.repository import SavedAssessment
 
 Keyboard = InlineKeyboardMarkup | None
 
@@ -134,6 +135,27 @@ def result(k: Knowledge, res: Result) -> str:
     return "\n".join(lines)
 
 
+def change(k: Knowledge, c: Change) -> str:
+    """A change between two tests, called noise when the test itself could explain it."""
+    signed = f"{c.delta_cm:+.1f}".removesuffix(".0")
+    key = {Trend.BETTER: "better", Trend.WORSE: "worse", Trend.WITHIN_NOISE: "noise"}[c.trend]
+    return k.text(f"progress_change_{key}", delta=signed)
+
+
+def since_last(k: Knowledge, before: SavedAssessment, now: SavedAssessment) -> str:
+    noise = k.thresholds.measurement_error_cm
+    legs = (
+        [("both", "left_cm")] if now.same_for_both else [("left", "left_cm"), ("right", "right_cm")]
+    )
+    parts = [
+        f"{k.text(f'progress_leg_{leg}')} "
+        + change(k, compare_tests(getattr(before, field), getattr(now, field), noise))
+        for leg, field in legs
+    ]
+    day = f"{before.created_at.day} {before.created_at:%b}"
+    return k.text("since_last", day=day, changes="; ".join(parts))
+
+
 def programme(k: Knowledge, prog: Programme) -> tuple[str, InlineKeyboardMarkup]:
     lines = [k.text("programme_title")]
     for n, pb in enumerate(prog.blocks, 1):
@@ -146,6 +168,7 @@ def programme(k: Knowledge, prog: Programme) -> tuple[str, InlineKeyboardMarkup]
     lines += ["", k.text("programme_footer")]
     buttons = [(k.text("open_exercise", name=ex.name), f"ex:show:{ex.id}") for ex in prog.focus]
     buttons.append((k.text("all_exercises_button"), "ex:lib"))
+    buttons.append((k.text("reminders_offer_button"), "rm:show"))
     return "\n".join(lines), rows(*buttons)
 
 

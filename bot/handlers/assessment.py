@@ -127,7 +127,11 @@ async def _advance(
         if saved is None:
             await chat.send_message(k.text("already_answered"))
             return
-        await chat.send_message(render.result(k, outcome))
+        text = render.result(k, outcome)
+        history = await s.repo.assessments(user_id)
+        if len(history) >= 2:
+            text += "\n\n" + render.since_last(k, history[-2], history[-1])
+        await chat.send_message(text)
         text, keyboard = render.programme(
             k, build_programme(outcome.factors, k.blocks, k.exercises)
         )

@@ -10,7 +10,7 @@ from telegram.ext import ContextTypes
 from bot import render
 from bot.chart import TestPoint, progress_chart
 from bot.core.schedule import local_date, zone_info
-from bot.core.sessions import Trend, compare_tests, retest_due, streaks, week_counts
+from bot.core.sessions import compare_tests, retest_due, streaks, week_counts
 from bot.knowledge import Knowledge
 from bot.services import services
 from bot.storage.repository import SavedAssessment
@@ -79,15 +79,9 @@ def _test_lines(k: Knowledge, tests: list[SavedAssessment], zone: str) -> list[s
             if previous is not None:
                 before = previous.left_cm if leg != "right" else previous.right_cm
                 change = compare_tests(before, cm, noise)
-                text += f" ({_change(k, change.delta_cm, change.trend)})"
+                text += f" ({render.change(k, change)})"
             legs.append(text)
         day = test.created_at.astimezone(zone_info(zone))
         lines.append(k.text("progress_test", day=f"{day.day} {day:%b %Y}", legs="; ".join(legs)))
         previous = test
     return lines
-
-
-def _change(k: Knowledge, delta: float, trend: Trend) -> str:
-    signed = f"{delta:+.1f}".replace(".0", "")
-    key = {Trend.BETTER: "better", Trend.WORSE: "worse", Trend.WITHIN_NOISE: "noise"}[trend]
-    return k.text(f"progress_change_{key}", delta=signed)

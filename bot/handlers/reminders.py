@@ -188,6 +188,10 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if action in ("done", "snooze", "skip"):
         await _reminder_action(update, context, action, value)
         return
+    if action == "show":
+        await query.answer()
+        await show(update, context)
+        return
     saved = await s.reminders.get(user_id)
     if action == "on" or (action == "change" and saved is not None):
         await query.answer()
