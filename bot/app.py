@@ -18,11 +18,22 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.dispatcher import Dispatcher
-from bot.handlers import assessment, chat, faq, library, progress, reminders
+from bot.handlers import assessment, chat, faq, library, privacy, progress, reminders
 from bot.ratelimit import TelegramRateLimiter
 from bot.services import Services
 
-COMMANDS = ("start", "assess", "exercises", "faq", "reminders", "progress", "cancel", "help")
+COMMANDS = (
+    "start",
+    "assess",
+    "exercises",
+    "faq",
+    "reminders",
+    "progress",
+    "cancel",
+    "export",
+    "forget",
+    "help",
+)
 
 
 def build_application(
@@ -69,6 +80,8 @@ def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
             CommandHandler("stop", reminders.stop, private),
             CommandHandler("progress", progress.show, private),
             CommandHandler("faq", faq.topics, private),
+            CommandHandler("export", privacy.export, private),
+            CommandHandler("forget", privacy.forget, private),
             MessageHandler(private & filters.COMMAND, chat.unknown_command),
             MessageHandler(private & filters.UpdateType.MESSAGE & filters.TEXT, chat.text),
             MessageHandler(
@@ -79,6 +92,7 @@ def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
             CallbackQueryHandler(library.button, pattern=r"^ex:"),
             CallbackQueryHandler(reminders.button, pattern=r"^rm:"),
             CallbackQueryHandler(faq.button, pattern=r"^faq:"),
+            CallbackQueryHandler(privacy.button, pattern=r"^pv:(forget|keep)$"),
             CallbackQueryHandler(chat.unknown_button),
         ]
     )

@@ -74,6 +74,35 @@ _STOPWORDS = """
 STOPWORDS = frozenset(_STOPWORDS.split())
 # Kept because they tell entries apart, but a question made of nothing else has no topic.
 QUESTION_WORDS = frozenset({"what", "how", "why", "when", "where", "which", "who"})
+# Everyday words. One that no phrasing uses would otherwise count against a match as an
+# unknown, probably off-topic word ("what exactly is dorsiflexion", "I keep hearing about..."):
+# these weigh only GENERIC_WEIGHT of the rarest word. A word the phrasings do use keeps its own
+# weight, so this list may be broad; it holds no topic a question could be about.
+_GENERIC = """
+    actual actually basic basically exactly precisely roughly approximately almost nearly quite
+    rather pretty fairly super extra totally completely fully entirely absolutely definitely
+    certainly surely clearly obviously seriously honestly literally generally usually normally
+    typically often sometimes always mostly mainly especially particularly specifically simply
+    further farther later lately recently currently already anymore anyway anyways though
+    although however because whether whatever whenever wherever unless instead otherwise
+    either neither else together alone apart each whole entire full half single simple plain
+    easy easily proper properly correct correctly wrong true real certain possible likely main
+    general particular specific overall various several another own new old young same
+    english language word words term terms plain question questions answer answers idea ideas
+    advice tip tips info information reason issue issues situation case fact example moment
+    while yesterday today tomorrow tonight morning evening weekend everyone everybody anybody
+    people person folk folks myself yourself ourselves themselves guy someone anyone nothing
+    hear heard hearing listen read reading saw seen watch watched notice noticed wonder wondering
+    wondered think thinking thought guess suppose supposed supposedly assume wear wearing wore
+    keep keeps kept set start started starting begin began manage managed happen happens
+    happened seem seemed appear appears become became ask asking asked understand understood
+    learn learned remember forget forgot find found bring brought spend spent leave came
+    gotta kinda sorta dunno yeah yep nope btw fyi pls plz
+    good great nice fine best better worst cool awesome weird strange odd funny little big
+    small large huge tiny long short quick quickly slow slowly fast soon early late
+    constantly regularly daily nowadays
+"""
+GENERIC_WEIGHT = 0.0
 
 _APOSTROPHES = str.maketrans({"\u2019": "", "\u2018": "", "'": "", "`": "", "\u00b4": ""})
 _NUMBER_UNIT = re.compile(r"(?<=\d)(?=[a-z])|(?<=[a-z])(?=\d)")
@@ -237,6 +266,8 @@ def check_safety(
 
 _SUFFIXES = ("ations", "ation", "ments", "ment", "ness", "ions", "ion", "ing", "ate", "ed", "er")
 _SUFFIXES += ("ly", "s")
+_UNDOUBLE_AFTER = frozenset({"ing", "ed"})
+_DOUBLED = re.compile(r"([bdgkmnprt])\1$")  # not "ll", "ss", "ff": "rolled", "stuffed"
 
 
 def _strips(word: str, suffix: str) -> bool:
@@ -256,6 +287,8 @@ def stem(word: str) -> str:
     for suffixes in (_SUFFIXES, _SUFFIXES[:-1]):  # "lowering" -> "lower" -> "low", not past "s"
         suffix = next((x for x in suffixes if _strips(word, x)), "")
         word = word[: len(word) - len(suffix)]
+        if suffix in _UNDOUBLE_AFTER and len(word) > 3 and _DOUBLED.search(word):
+            word = word[:-1]  # "dropped", "running" meet "drop", "run"
     return word[:-1] if word.endswith("e") and len(word) > 4 else word
 
 
@@ -309,6 +342,8 @@ class FaqMatcher:
         self._weight = {w: math.log(1 + total / len(ids)) for w, ids in used_by.items()}
         rarest = max(self._weight.values(), default=1.0)
         self._unknown = UNKNOWN_WEIGHT * rarest
+        self._generic_weight = GENERIC_WEIGHT * rarest
+        self._generic = frozenset(stem(w) for w in _GENERIC.split()) - self._weight.keys()
         self._off_topic = NOT_COVERED_WEIGHT * rarest
         self._postings: dict[str, list[int]] = {}
         for index, words in enumerate(words_of):
@@ -366,15 +401,21 @@ class FaqMatcher:
         """Entries by their best-matching phrasing, best first (FAQ only, no safety check)."""
         return self._ranked(self.query_key(self.normalise(text)), limit)
 
+    def _weight_of(self, word: str) -> float:
+        if word == _NOT_COVERED:
+            return self._off_topic
+        if word in self._weight:
+            return self._weight[word]
+        return self._generic_weight if word in self._generic else self._unknown
+
     def _ranked(self, key: str, limit: int) -> list[tuple[FaqEntry, float]]:
         words = key.split()
         if not set(words) - QUESTION_WORDS:
             return []
-        weights = [
-            self._off_topic if w == _NOT_COVERED else self._weight.get(w, self._unknown)
-            for w in words
-        ]
+        weights = [self._weight_of(w) for w in words]
         query_mass = sum(weights)
+        if query_mass <= 0:
+            return []
         known = sum(wt for w, wt in zip(words, weights, strict=True) if w in self._weight)
         # Word overlap with every phrasing, and with every entry's vocabulary as a whole.
         shared: dict[int, float] = {}

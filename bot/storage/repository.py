@@ -4,14 +4,25 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
+from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from bot.core.assessment import Draft, Leg, Result
-from bot.storage.models import Assessment, AssessmentDraft, User, utcnow
+from bot.storage.models import (
+    Assessment,
+    AssessmentDraft,
+    Base,
+    Delivery,
+    Reminder,
+    SessionDone,
+    Setup,
+    User,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -137,3 +148,41 @@ def _saved(row: Assessment) -> SavedAssessment:
     return SavedAssessment(
         row.id, row.created_at, row.left_cm, row.right_cm, row.same_for_both, tuple(row.factors)
     )
+
+
+# Every table that holds a person's rows, and the column that names them.
+PERSONAL: tuple[tuple[type[Base], str], ...] = (
+    (User, "id"),
+    (AssessmentDraft, "user_id"),
+    (Assessment, "user_id"),
+    (Reminder, "user_id"),
+    (Setup, "user_id"),
+    (SessionDone, "user_id"),
+    (Delivery, "user_id"),
+)
+
+
+async def export_user(engine: AsyncEngine, user_id: int) -> dict[str, list[dict[str, Any]]]:
+    """Everything stored about one person, table by table, as JSON-ready values."""
+    result: dict[str, list[dict[str, Any]]] = {}
+    async with async_sessionmaker(engine)() as session:
+        for model, column in PERSONAL:
+            rows = await session.scalars(select(model).where(getattr(model, column) == user_id))
+            result[model.__tablename__] = [_plain(row) for row in rows]
+    return result
+
+
+def _plain(row: Base) -> dict[str, Any]:
+    values = {c.key: getattr(row, c.key) for c in row.__table__.columns}
+    return {k: v.isoformat() if isinstance(v, datetime | date) else v for k, v in values.items()}
+
+
+async def forget_user(engine: AsyncEngine, user_id: int) -> int:
+    """Delete every row that belongs to the person, in one transaction; returns the count.
+    Explicit deletes, child tables first, rather than trusting every database's cascades."""
+    deleted = 0
+    async with async_sessionmaker(engine).begin() as session:
+        for model, column in reversed(PERSONAL):
+            result = await session.execute(delete(model).where(getattr(model, column) == user_id))
+            deleted += result.rowcount
+    return deleted

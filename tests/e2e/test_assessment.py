@@ -33,6 +33,8 @@ async def test_start_greets_and_registers_the_command_menu(bot: RunningBot) -> N
         "reminders",
         "progress",
         "cancel",
+        "export",
+        "forget",
         "help",
     ]
 
