@@ -14,6 +14,7 @@ from dotenv import dotenv_values
 from sqlalchemy.exc import SQLAlchemyError
 from telegram.ext import Application
 
+from bot import check
 from bot.app import build_application, start
 from bot.app import stop as stop_app
 from bot.config import PROJECT_DIR, ConfigError, Settings, load_settings
@@ -38,8 +39,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command")
     faq = commands.add_parser("faq", help="the FAQ's curation tools")
     faq.add_argument("action", choices=["review"], help="what users asked that the FAQ missed")
+    commands.add_parser("check", help="check configuration, database, migrations, knowledge")
     args = parser.parse_args(argv)
     env = environment()
+    if args.command == "check":
+        fine, wrong = asyncio.run(check.problems(env))
+        for line in fine:
+            print(f"ok       {line}")
+        for line in wrong:
+            print(f"PROBLEM  {line}", file=sys.stderr)
+        return 1 if wrong else 0
     try:
         settings = load_settings(env)
         knowledge = load_knowledge()

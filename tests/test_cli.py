@@ -21,13 +21,15 @@ ASSESSMENT = [
 ]
 
 
-def run_bot(tmp_path: Path, lines: list[str], **env: str) -> subprocess.CompletedProcess[str]:
+def run_bot(
+    tmp_path: Path, lines: list[str], *args: str, **env: str
+) -> subprocess.CompletedProcess[str]:
     environment = {
         k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "DATABASE_"))
     }
     environment |= {"DATABASE_URL": f"sqlite:///{tmp_path / 'console.db'}", **env}
     return subprocess.run(
-        [sys.executable, "-m", "bot"],
+        [sys.executable, "-m", "bot", *args],
         input="".join(f"{line}\n" for line in lines),
         capture_output=True,
         text=True,
@@ -89,3 +91,25 @@ def test_broken_knowledge_stops_start_up_naming_file_and_entry(tmp_path: Path) -
     done = run_bot(tmp_path, [], KNOWLEDGE_DIR=str(knowledge))
     assert done.returncode == 2
     assert "exercises.toml: exercise 'banded-mobilisation': 'dose'" in done.stderr
+
+
+def test_check_names_each_problem_and_passes_once_all_is_well(tmp_path: Path) -> None:
+    fresh = run_bot(tmp_path, [], "check")
+    assert fresh.returncode == 1
+    assert "PROBLEM  database: schema at nothing, code needs" in fresh.stderr
+    assert "ok       knowledge:" in fresh.stdout
+    run_bot(tmp_path, [])  # a start migrates
+    ready = run_bot(tmp_path, [], "check")
+    assert ready.returncode == 0, ready.stderr
+    assert "schema at head" in ready.stdout
+    broken = run_bot(
+        tmp_path,
+        [],
+        "check",
+        TELEGRAM_BOT_TOKEN="nope",
+        KNOWLEDGE_DIR=str(tmp_path / "missing"),
+    )
+    assert broken.returncode == 1
+    assert broken.stderr.count("PROBLEM") == 2
+    assert "assessment.toml: file not found" in broken.stderr
+    assert "TELEGRAM_BOT_TOKEN does not look like a bot token" in broken.stderr

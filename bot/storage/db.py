@@ -6,6 +6,8 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, event, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
@@ -47,3 +49,16 @@ async def migrate(engine: AsyncEngine) -> None:
         if engine.dialect.name == "postgresql":
             await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         await conn.run_sync(lambda sync: command.upgrade(alembic_config(sync), "head"))
+
+
+async def schema_revision(engine: AsyncEngine) -> tuple[str | None, str]:
+    """(the database's revision, the code's head): equal when no migration is pending."""
+
+    def current(sync: Connection) -> str | None:
+        return MigrationContext.configure(sync).get_current_revision()
+
+    async with engine.connect() as conn:
+        revision = await conn.run_sync(current)
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    assert head is not None
+    return revision, head
