@@ -38,6 +38,7 @@ class Settings:
     database_url: str
     log_level: str
     reminders: Reminders = field(default_factory=Reminders)
+    admin_ids: frozenset[int] = frozenset()
 
     @property
     def console(self) -> bool:
@@ -86,7 +87,12 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         overall_per_second=_number(env, "SEND_RATE_PER_SECOND", 30),
         per_chat_per_second=_number(env, "SEND_RATE_PER_CHAT_PER_SECOND", 1),
     )
-    return Settings(token, base_url, database_url, level, reminders)
+    admins = env.get("ADMIN_USER_IDS", "").replace(",", " ").split()
+    if not all(a.isdigit() for a in admins):
+        raise ConfigError("ADMIN_USER_IDS must be Telegram user ids (numbers), separated by commas")
+    return Settings(
+        token, base_url, database_url, level, reminders, frozenset(int(a) for a in admins)
+    )
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:
