@@ -18,9 +18,10 @@ from telegram.ext import (
 from telegram.request import BaseRequest
 
 from bot.dispatcher import Dispatcher
-from bot.handlers import assessment, chat, faq, library, privacy, progress, reminders
+from bot.handlers import admin, assessment, chat, faq, library, privacy, progress, reminders
 from bot.ratelimit import TelegramRateLimiter
 from bot.services import Services
+from bot.updates import PerUserUpdates
 
 COMMANDS = (
     "start",
@@ -51,6 +52,7 @@ def build_application(
         .token(token)
         .defaults(Defaults(parse_mode=ParseMode.HTML))
         .rate_limiter(TelegramRateLimiter(limits.overall_per_second, limits.per_chat_per_second))
+        .concurrent_updates(PerUserUpdates())
     )
     if base_url:
         builder = builder.base_url(base_url).base_file_url(_file_url(base_url))
@@ -58,7 +60,7 @@ def build_application(
         builder = builder.request(request).get_updates_request(request)
     app = builder.build()
     app.bot_data["services"] = services
-    add_handlers(app)
+    add_handlers(app, services)
     return app
 
 
@@ -67,7 +69,7 @@ def _file_url(base_url: str) -> str:
     return f"{head}/file/{tail}"
 
 
-def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
+def add_handlers(app: Application, services: Services) -> None:  # type: ignore[type-arg]
     private = filters.ChatType.PRIVATE
     app.add_handlers(
         [
@@ -82,12 +84,14 @@ def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
             CommandHandler("faq", faq.topics, private),
             CommandHandler("export", privacy.export, private),
             CommandHandler("forget", privacy.forget, private),
+            CommandHandler("stats", admin.stats, private & admin.only(services.admins)),
             MessageHandler(private & filters.COMMAND, chat.unknown_command),
             MessageHandler(private & filters.UpdateType.MESSAGE & filters.TEXT, chat.text),
             MessageHandler(
                 private & filters.UpdateType.MESSAGE & filters.LOCATION, reminders.location
             ),
             MessageHandler(private & filters.UpdateType.MESSAGE, chat.not_text),
+            MessageHandler(filters.ChatType.GROUPS & filters.UpdateType.MESSAGE, chat.group),
             CallbackQueryHandler(assessment.button, pattern=r"^as:"),
             CallbackQueryHandler(library.button, pattern=r"^ex:"),
             CallbackQueryHandler(reminders.button, pattern=r"^rm:"),
@@ -99,19 +103,29 @@ def add_handlers(app: Application) -> None:  # type: ignore[type-arg]
     app.add_error_handler(chat.error)
 
 
-async def start(app: Application, **polling: float) -> None:  # type: ignore[type-arg]
-    """Initialise, register the command menu, and start long polling."""
+async def prepare(app: Application) -> None:  # type: ignore[type-arg]
+    """Initialise, register the command menu, start handling updates."""
     await app.initialize()
     k = app.bot_data["services"].knowledge
     await app.bot.set_my_commands(
         [BotCommand(name, k.text(f"command_{name}")) for name in COMMANDS]
     )
     await app.start()
-    assert app.updater
-    await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, **polling)
+
+
+def start_reminders(app: Application) -> None:  # type: ignore[type-arg]
+    """Run this instance's reminder dispatcher until `stop`."""
     stop_reminders = asyncio.Event()
     task = asyncio.create_task(Dispatcher(app.bot_data["services"]).run(app.bot, stop_reminders))
     app.bot_data["dispatcher"] = (stop_reminders, task)
+
+
+async def start(app: Application, **polling: float) -> None:  # type: ignore[type-arg]
+    """Long polling (and the console): prepare, poll, send reminders."""
+    await prepare(app)
+    assert app.updater
+    await app.updater.start_polling(allowed_updates=Update.ALL_TYPES, **polling)
+    start_reminders(app)
 
 
 async def stop(app: Application) -> None:  # type: ignore[type-arg]

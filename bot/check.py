@@ -26,7 +26,13 @@ async def problems(env: Mapping[str, str]) -> tuple[list[str], list[str]]:
     except ConfigError as e:
         wrong.append(f"configuration: {e}")
         return fine, wrong
-    mode = "console (no token)" if settings.console else "Telegram, long polling"
+    mode = (
+        "console (no token)"
+        if settings.console
+        else f"Telegram, webhook at {settings.webhook.url}"
+        if settings.webhook
+        else "Telegram, long polling"
+    )
     fine.append(f"configuration: {mode}")
     engine = create_engine(settings.database_url)
     where = engine.url.render_as_string(hide_password=True)

@@ -1,4 +1,5 @@
-"""`python -m bot` / `ankle-bot`: start the bot on Telegram, or in the terminal without a token."""
+"""`python -m bot` / `ankle-bot`: start the bot on Telegram (long polling, or a webhook when
+WEBHOOK_URL is set), or in the terminal without a token."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from dotenv import dotenv_values
 from sqlalchemy.exc import SQLAlchemyError
 from telegram.ext import Application
 
-from bot import check
+from bot import check, webhook
 from bot.app import build_application, start
 from bot.app import stop as stop_app
 from bot.config import PROJECT_DIR, ConfigError, Settings, load_settings
 from bot.console import TOKEN as CONSOLE_TOKEN
 from bot.console import ConsoleRequest
 from bot.knowledge import KnowledgeError, load_knowledge
-from bot.logs import setup_logging
+from bot.logs import RedactingFormatter, setup_logging
 from bot.services import Services
 from bot.storage.db import create_engine, migrate
 
@@ -56,12 +57,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"ankle-bot: {e}", file=sys.stderr)
         return 2
     setup_logging(_log_level(settings, env), settings.token)
+    if settings.webhook:  # PTB logs setWebhook's parameters, the secret among them, at DEBUG
+        hide = RedactingFormatter([settings.token or "", settings.webhook.secret])
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(hide)
     engine = create_engine(settings.database_url)
-    services = Services.on(engine, knowledge, settings.reminders)
+    services = Services.on(engine, knowledge, settings.reminders, admins=settings.admin_ids)
     if args.command == "faq":
         return asyncio.run(_with_database(services, _faq_review))
     try:
         return asyncio.run(_with_database(services, lambda s: _run(settings, s)))
+    except ConfigError as e:  # found only on start-up, e.g. the webhook port is taken
+        print(f"ankle-bot: {e}", file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
         return 130
 
@@ -94,7 +102,10 @@ async def _run(settings: Settings, services: Services) -> int:
     else:
         assert settings.token
         app = build_application(services, settings.token, base_url=settings.api_base_url)
-        await serve(app, _stop_on_signals())
+        if settings.webhook:
+            await webhook.serve(app, _stop_on_signals(), settings.webhook)
+        else:
+            await serve(app, _stop_on_signals())
     return 0
 
 

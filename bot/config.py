@@ -13,6 +13,8 @@ from urllib.parse import urlsplit
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 DEFAULT_DATABASE_URL = f"sqlite+aiosqlite:///{PROJECT_DIR / 'data' / 'ankle-bot.db'}"
 _TOKEN = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{30,}$")
+_WEBHOOK_SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")  # Telegram's rule for secret_token
+_LOOPBACK = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 class ConfigError(Exception):
@@ -32,6 +34,20 @@ class Reminders:
 
 
 @dataclass(frozen=True)
+class Webhook:
+    """Telegram POSTs updates to `url`; we listen on `listen:port`, usually behind a proxy."""
+
+    url: str
+    secret: str = field(repr=False)
+    listen: str = "127.0.0.1"
+    port: int = 8443
+
+    @property
+    def path(self) -> str:
+        return urlsplit(self.url).path or "/"
+
+
+@dataclass(frozen=True)
 class Settings:
     token: str | None
     api_base_url: str | None
@@ -39,6 +55,7 @@ class Settings:
     log_level: str
     reminders: Reminders = field(default_factory=Reminders)
     admin_ids: frozenset[int] = frozenset()
+    webhook: Webhook | None = None  # None: long polling
 
     @property
     def console(self) -> bool:
@@ -91,8 +108,42 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     if not all(a.isdigit() for a in admins):
         raise ConfigError("ADMIN_USER_IDS must be Telegram user ids (numbers), separated by commas")
     return Settings(
-        token, base_url, database_url, level, reminders, frozenset(int(a) for a in admins)
+        token,
+        base_url,
+        database_url,
+        level,
+        reminders,
+        frozenset(int(a) for a in admins),
+        webhook=_webhook(env, token),
     )
+
+
+def _webhook(env: Mapping[str, str], token: str | None) -> Webhook | None:
+    """Webhook mode when WEBHOOK_URL is set; its secret is what tells Telegram from strangers."""
+    url = env.get("WEBHOOK_URL", "").strip()
+    if not url:
+        return None
+    if token is None:
+        raise ConfigError("WEBHOOK_URL needs TELEGRAM_BOT_TOKEN (console mode has no webhook)")
+    try:
+        parts = urlsplit(url)
+        scheme, host, _ = parts.scheme, parts.hostname, parts.port  # .port raises if not a port
+    except ValueError:
+        scheme, host = "", None
+    if not host or not (scheme == "https" or (scheme == "http" and host in _LOOPBACK)):
+        raise ConfigError(
+            "WEBHOOK_URL must be an https URL, e.g. https://bot.example.org/telegram "
+            "(http only on 127.0.0.1 or localhost)"
+        )
+    secret = env.get("WEBHOOK_SECRET", "").strip()
+    if not _WEBHOOK_SECRET.fullmatch(secret):
+        problem = "is required with WEBHOOK_URL" if not secret else "is not valid"
+        raise ConfigError(f"WEBHOOK_SECRET {problem}: 1-256 characters of A-Z, a-z, 0-9, _ and -")
+    port = env.get("WEBHOOK_PORT", "").strip() or "8443"
+    if not (port.isdigit() and 0 < int(port) < 65536):
+        raise ConfigError(f"WEBHOOK_PORT must be a port number, 1-65535 (got '{port}')")
+    listen = env.get("WEBHOOK_LISTEN", "").strip() or "127.0.0.1"
+    return Webhook(url, secret, listen, int(port))
 
 
 def _number(env: Mapping[str, str], name: str, default: float) -> float:

@@ -23,6 +23,7 @@ from bot.core.faq import (
     SafetyRule,
     Synonyms,
     Urgency,
+    alternation,
     most_urgent,
     normalise,
 )
@@ -343,33 +344,74 @@ def _load_synonyms(path: Path, raw: object) -> Synonyms:
     return Synonyms.from_groups(groups)
 
 
-def _regexes(t: _Table, key: str) -> tuple[re.Pattern[str], ...]:
+_TERM = re.compile(r"\{([a-z_]+)\}")
+
+
+def _load_terms(path: Path, raw: object, synonyms: Synonyms) -> dict[str, str]:
+    """`[terms]`: named word lists that rules share, written `{name}` in a regex.
+
+    One list of body parts or of severity words, used by many rules, keeps the rules readable
+    and makes a word added once count everywhere. Items are regexes over normalised text; plain
+    words are normalised like keywords (synonyms applied) so that "sore" is written as people
+    type it.
+    """
+    if not isinstance(raw, dict):
+        raise KnowledgeError(f"{path.name}: [terms] must be a table of lists")
+    terms: dict[str, str] = {}
+    for name, items in raw.items():
+        table = _Table(path, f"term '{name}'", {"items": items})
+        if not re.fullmatch(r"[a-z_]+", name):
+            raise table.error("a term's name is lower-case letters and '_'")
+        items = table.strs("items")
+        words = [normalise(i, synonyms) for i in items if re.fullmatch(r"[\w' -]+", i)]
+        regexes = [i for i in items if not re.fullmatch(r"[\w' -]+", i)]
+        terms[name] = "(?:" + "|".join([alternation(words)] * bool(words) + regexes) + ")"
+        try:
+            re.compile(terms[name])
+        except re.error as e:
+            raise table.error(f"bad regular expression: {e}") from None
+    return terms
+
+
+def _regexes(
+    t: _Table, key: str, terms: Mapping[str, str] | None = None
+) -> tuple[re.Pattern[str], ...]:
+    terms = terms or {}
+
+    def term(match: re.Match[str]) -> str:
+        if match.group(1) not in terms:
+            raise t.error(f"{key}: unknown term {{{match.group(1)}}} (see [terms])")
+        return terms[match.group(1)]
+
     compiled = []
     for pattern in t.strs(key, allow_empty=True):
         try:
-            compiled.append(re.compile(pattern))
+            compiled.append(re.compile(_TERM.sub(term, pattern)))
         except re.error as e:
             raise t.error(f"{key}: bad regular expression {pattern!r}: {e}") from None
     return tuple(compiled)
 
 
-def _groups(t: _Table, key: str) -> tuple[tuple[re.Pattern[str], ...], ...]:
+def _groups(
+    t: _Table, key: str, terms: Mapping[str, str]
+) -> tuple[tuple[re.Pattern[str], ...], ...]:
     raw = t.data.get(key, [])
     if not isinstance(raw, list) or not all(isinstance(g, list) and len(g) > 1 for g in raw):
         raise t.error(f"'{key}' must be a list of lists of two or more regular expressions")
-    return tuple(_regexes(_Table(t.file, t.entry, {key: g}), key) for g in raw)
+    return tuple(_regexes(_Table(t.file, t.entry, {key: g}), key, terms) for g in raw)
 
 
 def _load_rules(path: Path, synonyms: Synonyms) -> tuple[SafetyRule, ...]:
     data = load_toml(path)
+    terms = _load_terms(path, data.get("terms", {}), synonyms)
     rules = []
     for t in tables(path, data, "rule"):
         urgency = t.str("urgency")
         if urgency not in set(Urgency):
             raise t.error(f"unknown urgency '{urgency}' (known: {', '.join(Urgency)})")
         keywords = tuple(normalise(k, synonyms) for k in t.strs("keywords", allow_empty=True))
-        patterns = _regexes(t, "patterns")
-        together = _groups(t, "together")
+        patterns = _regexes(t, "patterns", terms)
+        together = _groups(t, "together", terms)
         if not keywords and not patterns and not together:
             raise t.error("needs at least one keyword, pattern or together group")
         advice = t.str("advice")
@@ -383,7 +425,7 @@ def _load_rules(path: Path, synonyms: Synonyms) -> tuple[SafetyRule, ...]:
             source=t.str("source"),
             keywords=keywords,
             patterns=patterns,
-            unless=_regexes(t, "unless"),
+            unless=_regexes(t, "unless", terms),
             together=together,
             examples=t.strs("examples"),
         )
@@ -433,9 +475,7 @@ def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
     rules = _load_rules(directory / "safety.toml", synonyms)
     scope = _Table(path, "[scope]", data.get("scope") or {})
     not_covered = tuple(normalise(t, synonyms) for t in scope.strs("not_covered", allow_empty=True))
-    covered_by = (
-        re.compile(rf"\b(?:{'|'.join(map(re.escape, not_covered))})\b") if not_covered else None
-    )
+    covered_by = re.compile(rf"\b(?:{alternation(not_covered)})\b") if not_covered else None
     ids = {e.id for e in entries}
     matcher = FaqMatcher(entries, rules, synonyms, not_covered=not_covered)
     seen: dict[str, tuple[str, str]] = {}

@@ -25,6 +25,7 @@ class Services:
     faq_log: FaqLog
     config: Reminders = field(default_factory=Reminders)
     clock: Callable[[], datetime] = utcnow  # tests move time instead of sleeping
+    admins: frozenset[int] = frozenset()
 
     @classmethod
     def on(
@@ -33,6 +34,7 @@ class Services:
         knowledge: Knowledge,
         config: Reminders | None = None,
         clock: Callable[[], datetime] = utcnow,
+        admins: frozenset[int] = frozenset(),
     ) -> Services:
         return cls(
             knowledge,
@@ -41,6 +43,7 @@ class Services:
             FaqLog(engine),
             config or Reminders(),
             clock,
+            admins,
         )
 
 

@@ -26,6 +26,13 @@ exception class from the HTTP status (400 BadRequest, 401/404 InvalidToken, 403 
 409 Conflict, other codes NetworkError) and raises RetryAfter whenever
 ``parameters.retry_after`` is present.
 
+Webhooks: after ``setWebhook`` with a URL, getUpdates answers 409 and the fake POSTs each update
+as JSON to that URL, as Telegram does: one at a time and in order, with the
+``X-Telegram-Bot-Api-Secret-Token`` header when a ``secret_token`` was set, retrying the same
+update after a short back-off until it is answered 2xx. Every attempt is recorded in
+``webhook_deliveries``. Unlike Telegram, plain http is accepted on the loopback (no certificate
+in tests). ``deleteWebhook`` goes back to getUpdates; undelivered updates stay queued.
+
 Everything runs on the test's event loop: call the sync helpers (``user().send()`` etc.) from
 that loop, not from other threads.
 """
@@ -44,18 +51,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import ClientError, ClientSession, ClientTimeout, web
 
 __all__ = [
     "BOT_FIRST_NAME",
     "BOT_USERNAME",
     "DEFAULT_TOKEN",
+    "SECRET_HEADER",
     "Call",
     "CallbackAnswer",
     "FakeTelegram",
     "FakeUser",
     "Message",
     "UploadedFile",
+    "WebhookDelivery",
 ]
 
 _LOG = logging.getLogger(__name__)
@@ -65,6 +74,11 @@ BOT_USERNAME = "ankle_test_bot"
 BOT_FIRST_NAME = "Ankle Test Bot"
 
 _TOKEN_RE = re.compile(r"^\d{1,20}:[A-Za-z0-9_-]{35}$")
+_SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_LOOPBACK_URL_RE = re.compile(r"^http://(?:127\.0\.0\.1|localhost|\[::1\])(?:[:/]|$)")
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+#: Telegram's retry back-off for a failing webhook, shortened for tests (seconds).
+_WEBHOOK_BACKOFF = (0.05, 1.0)
 
 #: Update types Telegram sends when ``allowed_updates`` was never set (or set to []).
 _OPT_IN_UPDATES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -265,6 +279,22 @@ class Message:
     def entities(self) -> list[dict[str, Any]]:
         """The text or caption entities Telegram derived from the markup."""
         return list(self.raw.get("entities") or self.raw.get("caption_entities") or [])
+
+
+@dataclass(slots=True)
+class WebhookDelivery:
+    """One POST of an update to the webhook: ``status`` 0 when no HTTP answer came (refused
+    connection, timeout), with the reason in ``error``."""
+
+    update_id: int
+    url: str
+    status: int
+    error: str | None
+    time: float
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
 
 
 @dataclass(slots=True)
@@ -883,11 +913,17 @@ def _trim(text: str, entities: list[dict[str, Any]]) -> tuple[str, list[dict[str
     return stripped, clipped
 
 
+_MENTION_RE = re.compile(r"(?<![\w/])@[A-Za-z][A-Za-z0-9_]{4,31}")
+
+
 def _command_entities(text: str) -> list[dict[str, Any]]:
-    """bot_command entities Telegram attaches to a user's text message."""
+    """bot_command and mention entities Telegram attaches to a user's text message."""
+    found = [(m, "bot_command") for m in _BOT_COMMAND_RE.finditer(text)] + [
+        (m, "mention") for m in _MENTION_RE.finditer(text)
+    ]
     return [
-        {"type": "bot_command", "offset": _u16(text[: m.start()]), "length": _u16(m.group())}
-        for m in _BOT_COMMAND_RE.finditer(text)
+        {"type": kind, "offset": _u16(text[: m.start()]), "length": _u16(m.group())}
+        for m, kind in sorted(found, key=lambda pair: pair[0].start())
     ]
 
 
@@ -1165,6 +1201,10 @@ class FakeTelegram:
         self.strict_html = strict_html
         self.calls: list[Call] = []
         self.callback_answers: list[CallbackAnswer] = []
+        #: Every attempt to POST an update to the webhook, failed ones included.
+        self.webhook_deliveries: list[WebhookDelivery] = []
+        #: Seconds before an unanswered webhook POST counts as failed.
+        self.webhook_timeout: float = 10.0
         #: Exceptions raised inside the fake itself (bugs in the fake, answered with 500).
         self.internal_errors: list[BaseException] = []
         self.bot_user: dict[str, Any] = {
@@ -1195,6 +1235,8 @@ class FakeTelegram:
         self._failures: dict[str, list[_Failure]] = {}
         self._commands: dict[str, list[dict[str, Any]]] = {}
         self._webhook: dict[str, Any] | None = None
+        self._webhook_task: asyncio.Task[None] | None = None
+        self._webhook_error: tuple[int, str] | None = None
         self._changed = asyncio.Event()
         self._inflight = 0
         self._last_activity = time.monotonic()
@@ -1248,12 +1290,19 @@ class FakeTelegram:
         await site.start()
         self._port = int(self._runner.addresses[0][1])
         self._closing = False
+        if self._webhook is not None:  # restarted with a webhook set: deliver again
+            self._webhook_task = asyncio.get_running_loop().create_task(self._deliver_webhook())
 
     async def stop(self) -> None:
         """Release pending long polls and close the server."""
         self._closing = True
         if self._poll is not None and not self._poll.done():
             self._poll.set_result("stop")
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._webhook_task
+            self._webhook_task = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -1710,6 +1759,12 @@ class FakeTelegram:
                     f"update {update_id} will never be delivered: {self._dropped[update_id]}"
                 )
             remaining = deadline - loop.time()
+            if remaining <= 0 and self._webhook is not None:
+                tries = [d for d in self.webhook_deliveries if d.update_id == update_id]
+                raise AssertionError(
+                    f"update {update_id} was not delivered to the webhook within {timeout}s; "
+                    f"attempts: {[(d.status, d.error) for d in tries][-5:]}"
+                )
             if remaining <= 0:
                 queued = [u["update_id"] for u in self._updates]
                 since = (
@@ -2204,6 +2259,7 @@ class FakeTelegram:
 
     def _delete_webhook(self, params: dict[str, Any], files: dict[str, UploadedFile]) -> bool:
         self._webhook = None
+        self._notify()
         if params.get("drop_pending_updates") is True:
             for update in self._updates:
                 self._dropped[update["update_id"]] = "dropped by drop_pending_updates"
@@ -2215,13 +2271,74 @@ class FakeTelegram:
         url = params.get("url")
         if not url:
             return self._delete_webhook(params, files)
-        if not str(url).startswith("https://"):
+        if not str(url).startswith("https://") and not _LOOPBACK_URL_RE.match(str(url)):
             raise _bad("bad webhook: An HTTPS URL must be provided for webhook")
-        self._webhook = params
+        secret = params.get("secret_token")
+        if secret is not None and not _SECRET_TOKEN_RE.fullmatch(str(secret)):
+            raise _bad("secret token contains unallowed characters")
+        allowed = params.get("allowed_updates")
+        if isinstance(allowed, list):
+            self._allowed = frozenset(allowed) if allowed else None
         if params.get("drop_pending_updates") is True:
             self._delete_webhook({"drop_pending_updates": True}, files)
-            self._webhook = params
+        self._webhook = params
+        self._webhook_error = None
+        if self._webhook_task is None:
+            self._webhook_task = asyncio.get_running_loop().create_task(self._deliver_webhook())
+        self._notify()
         return True
+
+    async def _deliver_webhook(self) -> None:
+        """Telegram's side of a webhook: POST the oldest update until it is answered 2xx,
+        then the next (so each chat's updates arrive in order). Runs until stop()."""
+        backoff = 0.0
+        async with ClientSession(timeout=ClientTimeout(total=self.webhook_timeout)) as session:
+            while not self._closing:
+                hook = self._webhook
+                batch = self._take(1) if hook is not None else []
+                if hook is None or not batch:
+                    await self._wait_change(1.0)
+                    continue
+                update = batch[0]
+                if await self._post_update(session, hook, update):
+                    backoff = 0.0
+                    with contextlib.suppress(ValueError):
+                        self._updates.remove(update)
+                    self._delivered.add(update["update_id"])
+                    self.confirmed_offset = max(self.confirmed_offset, update["update_id"] + 1)
+                    self._notify()
+                else:
+                    low, high = _WEBHOOK_BACKOFF
+                    backoff = min(max(backoff * 2, low), high)
+                    await asyncio.sleep(backoff)
+
+    async def _post_update(
+        self, session: ClientSession, hook: dict[str, Any], update: dict[str, Any]
+    ) -> bool:
+        url = str(hook["url"])
+        headers = {"Content-Type": "application/json"}
+        if hook.get("secret_token"):
+            headers[SECRET_HEADER] = str(hook["secret_token"])
+        status, error = 0, None
+        self._inflight += 1
+        try:
+            body = json.dumps(update, ensure_ascii=False).encode()
+            async with session.post(url, data=body, headers=headers) as response:
+                await response.read()
+                status = response.status
+                if not 200 <= status < 300:
+                    error = f"Wrong response from the webhook: {status} {response.reason}"
+        except (ClientError, TimeoutError) as exc:
+            error = f"Connection failed: {exc!r}"
+        finally:
+            self._inflight -= 1
+            self._last_activity = time.monotonic()
+        delivery = WebhookDelivery(update["update_id"], url, status, error, time.monotonic())
+        self.webhook_deliveries.append(delivery)
+        if error is not None:
+            self._webhook_error = (int(time.time()), error)
+            self._notify()
+        return error is None
 
     def _get_webhook_info(
         self, params: dict[str, Any], files: dict[str, UploadedFile]
@@ -2233,6 +2350,8 @@ class FakeTelegram:
         }
         if self._webhook and self._webhook.get("allowed_updates"):
             info["allowed_updates"] = self._webhook["allowed_updates"]
+        if self._webhook and self._webhook_error:
+            info["last_error_date"], info["last_error_message"] = self._webhook_error
         return info
 
     @staticmethod

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from telegram import ReplyKeyboardRemove, Update
+from telegram import (
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    Message,
+    MessageEntity,
+    ReplyKeyboardRemove,
+    Update,
+)
 from telegram.ext import ContextTypes
 
 from bot import render
-from bot.handlers import assessment, faq, reminders
+from bot.handlers import admin, assessment, faq, reminders
 from bot.services import services
 
 log = logging.getLogger(__name__)
@@ -90,8 +97,35 @@ async def error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the update id and traceback (never the text); tell the user how to carry on."""
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("error while handling update %s", update_id, exc_info=context.error)
+    await admin.alert(context, update_id)
     if isinstance(update, Update) and update.effective_chat:
         try:
             await update.effective_chat.send_message(services(context).knowledge.text("sorry"))
         except Exception:  # the failure may be Telegram itself; the log line above is enough
             log.warning("could not send the apology for update %s", update_id)
+
+
+async def group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a group, answer only what is addressed to the bot, and send people to a private chat."""
+    message, me = update.message, context.bot
+    if message is None or not _addressed_to(message, me.username, me.id):
+        return
+    k = services(context).knowledge
+    button = InlineKeyboardButton(k.text("group_open_button"), url=f"https://t.me/{me.username}")
+    await message.reply_text(k.text("group_private"), reply_markup=InlineKeyboardMarkup([[button]]))
+
+
+def _addressed_to(message: Message, username: str, bot_id: int) -> bool:
+    text = message.text or message.caption or ""
+    command = text.split(maxsplit=1)[0] if text.startswith("/") else ""
+    if command:
+        return "@" not in command or command.lower().endswith(f"@{username.lower()}")
+    mentioned = any(
+        value.lower() == f"@{username.lower()}"
+        for value in message.parse_entities([MessageEntity.MENTION]).values()
+    )
+    replied = message.reply_to_message is not None and (
+        message.reply_to_message.from_user is not None
+        and message.reply_to_message.from_user.id == bot_id
+    )
+    return mentioned or replied

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -186,3 +186,16 @@ async def forget_user(engine: AsyncEngine, user_id: int) -> int:
             result = await session.execute(delete(model).where(getattr(model, column) == user_id))
             deleted += result.rowcount
     return deleted
+
+
+async def totals(engine: AsyncEngine) -> dict[str, int]:
+    """Counts for the admin's /stats: people, tests, reminders that will fire."""
+    async with async_sessionmaker(engine)() as session:
+        return {
+            "users": await session.scalar(select(func.count()).select_from(User)) or 0,
+            "assessments": await session.scalar(select(func.count()).select_from(Assessment)) or 0,
+            "active_reminders": await session.scalar(
+                select(func.count()).where(Reminder.next_due.is_not(None))
+            )
+            or 0,
+        }

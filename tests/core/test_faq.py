@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.faq_bench import Scores, baseline, load_cases, score
+from bench.faq_bench import HOLDOUT_FILE, Case, baseline, load_cases, load_sets, score
 from bot.core.faq import (
     MAX_SUGGESTIONS,
     Answer,
@@ -20,6 +20,7 @@ from bot.core.faq import (
     Synonyms,
     Urgency,
     WarningSign,
+    alternation,
     check_safety,
     normalise,
 )
@@ -86,6 +87,23 @@ def test_normalise_folds_case_accents_punctuation_and_units(text: str, expected:
 )
 def test_synonyms_rewrite_variants(matcher: FaqMatcher, variant: str, canonical: str) -> None:
     assert matcher.normalise(variant) == canonical
+
+
+@pytest.mark.parametrize(
+    "phrases",
+    [
+        ["ankle", "ankles", "ache"],
+        ["a", "ab", "abc"],
+        ["foam roll", "foam roller", "roller"],
+        ["x"],
+    ],
+)
+def test_alternation_matches_every_phrase_and_prefers_the_longest(phrases: list[str]) -> None:
+    pattern = re.compile(rf"\b(?:{alternation(phrases)})\b")
+    for phrase in phrases:
+        assert pattern.fullmatch(phrase), (phrase, pattern.pattern)
+    assert pattern.search("x " + max(phrases, key=len)).group(0) == max(phrases, key=len)
+    assert not pattern.fullmatch("zzz")
 
 
 def test_synonyms_rewrite_longest_first_and_leave_canonical_forms_alone() -> None:
@@ -216,6 +234,11 @@ def test_safety_wins_over_a_matching_faq_question(matcher: FaqMatcher) -> None:
         ("the ankle pain wakes me up at night", "no-progress"),
         ("I hurt my ankle playing football on Saturday", "recent-injury"),
         ("I've been limping since the weekend", "injury-or-symptom"),
+        ("my ankle is swolen after football", "swelling"),
+        ("had surgury on my achilles", "recent-injury"),
+        ("my foot's gone a strange blue colour", "circulation"),
+        ("I can't push through my toes since the match", "achilles-rupture"),
+        ("my heel hurts when I walk", "injury-or-symptom"),
     ],
 )
 def test_warning_signs_get_the_rule_that_fits(matcher: FaqMatcher, message: str, rule: str) -> None:
@@ -239,6 +262,15 @@ def test_warning_signs_get_the_rule_that_fits(matcher: FaqMatcher, message: str,
         "is walking on my heels dorsiflexion",
         "there's a huge difference between my ankles",
         "what's the opposite of dorsiflexion",
+        "is pain normal during the stretches",
+        "is it normal to feel a stretch",
+        "I feel it in my calf",
+        "my ankle clicks but doesn't hurt",
+        "I have weak ankles, will strengthening help",
+        "I sprained my ankle years ago and it's been stiff since",
+        "my calf hurts a little in the lunge",
+        "how do I treat a sprained wrist",
+        "er, what is dorsiflexion",
     ],
 )
 def test_ordinary_questions_do_not_raise_an_alarm(matcher: FaqMatcher, message: str) -> None:
@@ -395,8 +427,8 @@ def broken(tmp_path: Path, file: str, old: str, new: str) -> Path:
         ),
         (
             "safety.toml",
-            "patterns = ['\\bdiabet\\w*']",
-            "patterns = ['\\bdiabet(\\w*']",
+            "patterns = ['\\bdiabet\\w*',",
+            "patterns = ['\\bdiabet(\\w*',",
             "safety.toml: rule 'diabetes': patterns: bad regular expression",
         ),
         (
@@ -404,6 +436,12 @@ def broken(tmp_path: Path, file: str, old: str, new: str) -> Path:
             'advice = """<b>Get this seen today.</b>',
             'advice = """<b>Get this seen today.',
             "safety.toml: rule 'hot-joint': advice: <b> is never closed",
+        ),
+        (
+            "safety.toml",
+            "'\\bchest\\b.{0,25}\\b({pain}|",
+            "'\\bchest\\b.{0,25}\\b({pains}|",
+            "safety.toml: rule 'chest-symptoms': patterns: unknown term {pains}",
         ),
     ],
 )
@@ -424,37 +462,68 @@ def test_load_faq_alone_reads_both_files(knowledge: Knowledge) -> None:
 
 # ----------------------------------------------------------------------------- evaluation floors
 
-# Measured with bench/faq_bench.py, minus a small margin. Tune: 120/121 top-1, 25/25 rejected,
-# 74/74 warnings. Holdout, each part run blind once: 42/47 top-1 and 14/14 rejected (v2),
-# 16/18 warnings caught (v4). See the history at the end of tests/data/faq_eval.toml.
+# Measured with `bench/faq_bench.py --tune-only`, minus a small margin. Tune (all of
+# faq_eval.toml): 609/624 top-1, 84/87 rejected, 543/543 warnings. Former holdout (its
+# was_holdout cases, each run blind once and then tuned on; see the history at the top of
+# faq_eval.toml): 86/86 top-1, 26/26 rejected, 70/70 warnings.
 FLOORS = {
-    "tune": {"top1": 0.97, "rejected": 0.95, "recall": 1.0},
-    "holdout": {"top1": 0.87, "rejected": 0.95, "recall": 0.85},
+    "tune": {"top1": 0.96, "rejected": 0.94, "recall": 1.0},
+    "former holdout": {"top1": 0.97, "rejected": 0.95, "recall": 1.0},
 }
-# What the product asked for (issue 3). Not met on the holdout; kept visible, not lowered.
+# What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
+# The blind holdout's first and only run (2026-11-24): 47/64 top-1, 22/26 rejected, 31/31
+# warnings, 4 false alarms. Floors just below, so a regression shows while the targets are open.
+HOLDOUT_FLOORS = {"top1": 0.70, "rejected": 0.80, "recall": 1.0}
 
 
-def split_scores(matcher: FaqMatcher, split: str) -> Scores:
-    return score(matcher.answer, [c for c in load_cases() if c.split == split])
+def _holdout(knowledge: Knowledge) -> list[Case]:
+    if not HOLDOUT_FILE.exists():
+        pytest.skip(f"{HOLDOUT_FILE.name} is not written yet")
+    cases = load_sets()["holdout"]
+    entries = {e.id for e in knowledge.faq.entries}
+    rules = {r.id for r in knowledge.faq.rules}
+    labels = entries | {"none", "warning"}
+    unknown = sum(
+        c.expect not in labels or (c.rule is not None and c.rule not in rules) for c in cases
+    )
+    assert unknown == 0, f"{unknown} holdout cases name an unknown entry or rule"
+    return cases
 
 
-@pytest.mark.parametrize("split", ["tune", "holdout"])
-def test_evaluation_set_meets_its_floors(matcher: FaqMatcher, split: str) -> None:
-    s = split_scores(matcher, split)
+def test_holdout_keeps_its_measured_floors(matcher: FaqMatcher, knowledge: Knowledge) -> None:
+    s = score(matcher.answer, _holdout(knowledge))
+    assert s.top1_rate >= HOLDOUT_FLOORS["top1"], s
+    assert s.rejection_rate >= HOLDOUT_FLOORS["rejected"], s
+    assert s.recall >= HOLDOUT_FLOORS["recall"], s
+
+
+@pytest.fixture(scope="module")
+def tune_sets() -> dict[str, list[Case]]:
+    return load_sets(holdout=False)
+
+
+@pytest.mark.parametrize("name", ["tune", "former holdout"])
+def test_evaluation_set_meets_its_floors(
+    matcher: FaqMatcher, tune_sets: dict[str, list[Case]], name: str
+) -> None:
+    s = score(matcher.answer, tune_sets[name])
     assert s.in_scope >= 30 and s.out_of_scope >= 10 and s.warnings >= 15
-    assert s.top1_rate >= FLOORS[split]["top1"], s
-    assert s.rejection_rate >= FLOORS[split]["rejected"], s
-    assert s.recall >= FLOORS[split]["recall"], s
+    assert s.top1_rate >= FLOORS[name]["top1"], s
+    assert s.rejection_rate >= FLOORS[name]["rejected"], s
+    assert s.recall >= FLOORS[name]["recall"], s
     assert s.false_alarms == 0, s
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="holdout top-1 is 0.89 and warning recall 0.89, short of the 0.95 and 1.0 asked for",
+    reason="issue 3 targets not met on the blind holdout: top-1 0.73, rejection 0.85 "
+    "(warnings 1.0); strict, so meeting them turns this red until the marker goes",
 )
-def test_holdout_meets_the_product_targets(matcher: FaqMatcher) -> None:
-    s = split_scores(matcher, "holdout")
+def test_holdout_meets_the_product_targets(matcher: FaqMatcher, knowledge: Knowledge) -> None:
+    """The blind measurement. Only totals are asserted (a failure shows the counts, not the
+    cases), so running it does not spend the holdout."""
+    s = score(matcher.answer, _holdout(knowledge))
     assert s.top1_rate >= TARGETS["top1"], s
     assert s.rejection_rate >= TARGETS["rejected"], s
     assert s.recall >= TARGETS["recall"], s
@@ -467,8 +536,9 @@ def test_evaluation_set_is_labelled_with_known_ids(knowledge: Knowledge) -> None
     assert len(cases) >= 110
     assert all(c.expect in entries | {"none", "warning"} for c in cases)
     assert all(c.rule is None or (c.expect == "warning" and c.rule in rules) for c in cases)
-    holdout = sum(c.split == "holdout" for c in cases) / len(cases)
-    assert 0.25 <= holdout <= 0.45
+    assert all(c.split == "tune" for c in cases)  # the holdout is its own file
+    assert len({c.q.casefold() for c in cases}) == len(cases)
+    assert sum(c.was_holdout for c in cases) >= 150
 
 
 def test_the_baseline_has_no_safety_check(knowledge: Knowledge) -> None:
