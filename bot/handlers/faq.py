@@ -69,7 +69,7 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif action == "e" and (entry := k.faq.entry(first)):
         await query.answer()
         await _send_answer(chat, k, entry)
-    elif action in ("pick", "none") and first.isdigit():
+    elif action in ("pick", "none") and first.isascii() and first.isdigit() and int(first) < 2**31:
         entry = k.faq.entry(second) if action == "pick" else None
         if action == "pick" and entry is None:
             await query.answer(k.text("stale_button"))

@@ -243,9 +243,9 @@ async def _setup_answer(
         await query.answer()
         await edit(query, k.text("ask_days"), None)
         await _continue(update, context, {**state, "days": _digits(picked)})
-    elif action == "t" and not isinstance(sched.parse_time_of_day(value), sched.BadTime):
+    elif action == "t" and not isinstance(at := sched.parse_time_of_day(value), sched.BadTime):
         await query.answer()
-        await _continue(update, context, {**state, "time": value})
+        await _continue(update, context, {**state, "time": at.strftime("%H:%M")})
     elif action == "z" and value in canonical_zones():
         await query.answer()
         await _set_zone(update, context, state, value)
