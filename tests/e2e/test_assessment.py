@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from bot.app import COMMANDS
 from tests.e2e.conftest import Chat, RunningBot, start_bot, stop_bot
 
 LOCATIONS = {
@@ -25,18 +26,7 @@ async def test_start_greets_and_registers_the_command_menu(bot: RunningBot) -> N
     assert "Hi Ann!" in turn.text and "not a substitute for a clinician" in turn.text
     assert turn.last.button_texts == ["Start the assessment", "Browse the exercises"]
     commands = [c["command"] for c in bot.fake.commands()]
-    assert commands == [
-        "start",
-        "assess",
-        "exercises",
-        "faq",
-        "reminders",
-        "progress",
-        "cancel",
-        "export",
-        "forget",
-        "help",
-    ]
+    assert commands == list(COMMANDS)
 
 
 async def test_both_legs_from_start_button_to_programme(bot: RunningBot) -> None:
