@@ -39,8 +39,9 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 def _kept(text: str) -> str:
-    """What a curator sees: the words, without line breaks or the tail of a long message."""
-    return " ".join(text.split())
+    """What a curator sees: the words, without line breaks or control characters (PostgreSQL
+    refuses NUL in text)."""
+    return " ".join("".join(ch for ch in text if ch.isprintable() or ch.isspace()).split())
 
 
 async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

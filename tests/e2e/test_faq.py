@@ -145,3 +145,11 @@ async def test_faq_review_lists_what_was_missed(bot: RunningBot, database_url: s
     text = out.decode()
     assert "    2  what's the best pizza in town?" in text
     assert "Ann" not in text and "42" not in text  # no user identity
+
+
+async def test_control_characters_are_kept_out_of_the_curators_log(bot: RunningBot) -> None:
+    """PostgreSQL refuses NUL in text; the fuzz test found it crashing an unmatched question."""
+    turn = await bot.chat().send("pizza\x00 with\x07 pineapple?")
+    assert "I'd rather not guess" in turn.text
+    review = await bot.services.faq_log.review()
+    assert review.unmatched == [("pizza with pineapple?", 1)]
