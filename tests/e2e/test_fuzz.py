@@ -50,7 +50,6 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy.exc import DBAPIError
 from telegram import Update
 
 from bot.knowledge import Knowledge
@@ -381,30 +380,6 @@ class KnownBug:
     matches: Callable[[Problem], bool]
 
 
-FORGED_FAQ_DIGIT = KnownBug(
-    "BUG: faq.button checks `first.isdigit()`, which is true for Unicode digits such as '²', "
-    "then int() raises ValueError: callback data 'faq:none:²' crashes the handler and leaves "
-    "the button spinning",
-    lambda p: p.raised_at("bot/handlers/faq.py", ValueError),
-)
-BUTTON_ON_MEDIA = KnownBug(
-    "BUG: bot.handlers.edit() calls editMessageText on whatever message the button came with; "
-    "button data on a message without text (the /export document, the /progress chart) gets "
-    "400 'there is no text in the message to edit', which crashes the handler",
-    lambda p: "no text in the message to edit" in p.message.lower(),
-)
-FORGED_FAQ_HUGE_ID = KnownBug(
-    "BUG: faq.button passes the event id from callback data to the database unchecked: "
-    "'faq:none:99999999999999999999' raises OverflowError on SQLite, and on PostgreSQL any id "
-    "above 2147483647 (the column is a 32-bit integer) raises DBAPIError",
-    lambda p: p.raised_at("bot/handlers/faq.py", (OverflowError, DBAPIError)),
-)
-FORGED_REMINDER_TIME = KnownBug(
-    "BUG: reminders._setup_answer stores the raw value of 'rm:t:<time>' once "
-    "parse_time_of_day accepts it; finishing the set-up then runs time.fromisoformat on it: "
-    "'rm:t:7pm' or 'rm:t:24:00' crash every later try (ValueError) until /cancel",
-    lambda p: p.raised_at("bot/handlers/reminders.py", ValueError),
-)
 #: A newly found bug goes here with a regression test marked xfail(strict=True) until fixed.
 KNOWN_BUGS: list[KnownBug] = []  # the four found so far are fixed; their tests stay below
 
