@@ -17,6 +17,8 @@ Rows:
   The like-for-like baseline for a bot that handles updates one at a time.
 - echo, concurrent: the same bot with concurrent_updates=True (256 at once).
 - echo + our limiter: the echo bot with our TelegramRateLimiter at its defaults (30 msg/s overall).
+- echo + our HTTP client: the concurrent echo bot on bot/http.py's aiohttp client instead of
+  PTB's httpx: how much of our speed is the HTTP client (not part of the goal's baseline).
 - ours, as is: build_application() + start() exactly as the bot runs (default Reminders config,
   so the 30 msg/s overall limit applies), on a fresh migrated database. The "updates" column
   shows how the Application schedules updates (read from it, not assumed).
@@ -103,6 +105,7 @@ class Variant:
     limit: float | None = None  # ours: overall_per_second; None = as configured by default
     concurrent: bool = False  # echo: concurrent_updates
     limiter: bool = False  # echo: with TelegramRateLimiter()
+    aiohttp: bool = False  # echo: with our HTTP client (bot/http.py) instead of PTB's httpx
     mode: str = ""  # "", "stages" or "cprofile"
 
     @property
@@ -117,6 +120,7 @@ def variants(postgres: bool) -> list[Variant]:
         Variant("echo", "echo, sequential", "echo"),
         Variant("echo-concurrent", "echo, concurrent", "echo", concurrent=True),
         Variant("echo-limited", "echo + our limiter", "echo", limiter=True),
+        Variant("echo-aiohttp", "echo + our HTTP client", "echo", concurrent=True, aiohttp=True),
         Variant("ours-sqlite", "ours, as is", "ours", db="sqlite"),
         Variant("ours-sqlite-lifted", "ours, limit lifted", "ours", db="sqlite", limit=LIFTED),
     ]
@@ -262,8 +266,8 @@ def _instrument(app: Any, services: Any | None, stats: ChildStats) -> None:
         callback = getattr(handler, "callback", None)
         if (getattr(callback, "__module__", ""), getattr(callback, "__name__", "")) in texts:
             handler.callback = _timed(stats, f"handler {callback.__name__}", callback)
-    client = app.bot.request._client
-    client.request = _timed(stats, "sendMessage HTTP (httpx)", client.request)
+    request = app.bot.request  # the sends' (getUpdates has its own)
+    request.do_request = _timed(stats, "sendMessage HTTP", request.do_request)
     if services is None:
         return
     repo, reminders, faq_log = services.repo, services.reminders, services.faq_log
@@ -289,21 +293,26 @@ def _build_echo(spec: dict[str, Any]) -> Any:
 
     from tests import echo_bot
 
-    if not spec["limiter"]:
+    if not spec["limiter"] and not spec["aiohttp"]:
         return echo_bot.build_echo_application(
             spec["base_url"], spec["token"], concurrent_updates=spec["concurrent"]
         )
-    from bot.ratelimit import TelegramRateLimiter
-
-    app = (
+    builder = (
         ApplicationBuilder()
         .token(spec["token"])
         .base_url(spec["base_url"])
         .base_file_url(spec["base_url"].removesuffix("/bot") + "/file/bot")
         .concurrent_updates(spec["concurrent"])
-        .rate_limiter(TelegramRateLimiter())
-        .build()
     )
+    if spec["limiter"]:
+        from bot.ratelimit import TelegramRateLimiter
+
+        builder = builder.rate_limiter(TelegramRateLimiter())
+    if spec["aiohttp"]:
+        from bot.http import AiohttpRequest
+
+        builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(1))
+    app = builder.build()
     app.add_handler(CommandHandler("start", echo_bot.start))
     app.add_handler(CallbackQueryHandler(echo_bot.on_button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo_bot.echo))
@@ -590,6 +599,7 @@ async def run_variant(
             "limit": variant.limit,
             "concurrent": variant.concurrent,
             "limiter": variant.limiter,
+            "aiohttp": variant.aiohttp,
             "mode": variant.mode,
             "profile_out": str(profile_out) if profile_out else None,
             "base_url": fake.base_url,

@@ -19,6 +19,7 @@ from telegram.request import BaseRequest
 
 from bot.dispatcher import Dispatcher
 from bot.handlers import admin, assessment, chat, faq, library, privacy, progress, reminders
+from bot.http import AiohttpRequest
 from bot.ratelimit import TelegramRateLimiter
 from bot.services import Services
 from bot.updates import PerUserUpdates
@@ -56,7 +57,9 @@ def build_application(
     )
     if base_url:
         builder = builder.base_url(base_url).base_file_url(_file_url(base_url))
-    if request is not None:
+    if request is None:  # see bot/http.py for why not PTB's default (httpx)
+        builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(1))
+    else:
         builder = builder.request(request).get_updates_request(request)
     app = builder.build()
     app.bot_data["services"] = services
@@ -129,8 +132,8 @@ async def start(app: Application, **polling: float) -> None:  # type: ignore[typ
 
 
 async def stop(app: Application) -> None:  # type: ignore[type-arg]
-    """Stop polling, finish the updates already fetched, hand back reminder claims, release
-    connections."""
+    """Stop polling, finish the updates already fetched, hand back reminder claims, write the
+    queued FAQ events, release connections."""
     assert app.updater
     if dispatcher := app.bot_data.pop("dispatcher", None):
         stop_reminders, task = dispatcher
@@ -140,4 +143,5 @@ async def stop(app: Application) -> None:  # type: ignore[type-arg]
         await app.updater.stop()
     if app.running:
         await app.stop()
+    await app.bot_data["services"].faq_log.close()
     await app.shutdown()

@@ -50,11 +50,11 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Typed text is an answer while an assessment waits for one, otherwise a question."""
     s = services(context)
     assert update.effective_user and update.effective_chat
-    user_id = update.effective_user.id
-    if draft := await s.repo.get_draft(user_id):
-        await assessment.answer_text(update, context, draft)
-    elif pending := await s.reminders.awaiting(user_id):
-        await reminders.answer_text(update, context, *pending)
+    pending = await s.repo.pending(update.effective_user.id)
+    if pending.draft:
+        await assessment.answer_text(update, context, pending.draft)
+    elif pending.setup:
+        await reminders.answer_text(update, context, *pending.setup)
     else:
         await faq.question(update, context)
 

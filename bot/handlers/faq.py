@@ -24,17 +24,17 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     chat, text = update.effective_chat, update.message.text or ""
     match k.faq.matcher.answer(text):
         case WarningSign(rule):
-            await s.faq_log.record("warning", entry_id=rule.id)
+            s.faq_log.note("warning", entry_id=rule.id)
             await chat.send_message(rule.advice)
         case Answer(entry):
-            await s.faq_log.record("answered", entry_id=entry.id)
+            s.faq_log.note("answered", entry_id=entry.id)
             await _send_answer(chat, k, entry)
         case Suggestions(entries):
             event_id = await s.faq_log.record("suggested", question=_kept(text))
             prompt, keyboard = render.faq_suggestions(k, entries, event_id)
             await chat.send_message(prompt, reply_markup=keyboard)
         case NoMatch():
-            await s.faq_log.record("unmatched", question=_kept(text))
+            s.faq_log.note("unmatched", question=_kept(text))
             await chat.send_message(k.text("fallback"))
 
 
@@ -82,13 +82,13 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await query.answer()
         await edit(query, k.text("faq_did_you_mean"), None)
         if entry is None:
-            await s.faq_log.record("unmatched", question=asked)
+            s.faq_log.note("unmatched", question=asked)
             await chat.send_message(k.text("fallback"))
         else:
-            await s.faq_log.record("confirmed", entry_id=entry.id, question=asked)
+            s.faq_log.note("confirmed", entry_id=entry.id, question=asked)
             await _send_answer(chat, k, entry)
     elif action == "fb" and (entry := k.faq.entry(first)) and second in ("y", "n"):
-        await s.faq_log.record("helpful" if second == "y" else "not_helpful", entry_id=entry.id)
+        s.faq_log.note("helpful" if second == "y" else "not_helpful", entry_id=entry.id)
         await query.answer(k.text("faq_thanks"))
         await edit(query, *render.faq_answer(k, entry, feedback=False))
     else:

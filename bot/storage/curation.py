@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from bot.storage.models import FaqEvent
 
 QUESTION_CHARS = 300
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -19,22 +24,58 @@ class Review:
     feedback: list[tuple[str, int, int]]  # entry, helpful, not helpful
 
 
+def _event(kind: str, entry_id: str | None, question: str | None) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "entry_id": entry_id,
+        "question": question[:QUESTION_CHARS] if question else None,
+    }
+
+
 class FaqLog:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """Events are written in batches, off the reply path (`note`), except the one a button
+    must find at once (`record`). A crash loses at most `delay` seconds of curation data,
+    never anything of a user's."""
+
+    def __init__(self, engine: AsyncEngine, *, delay: float = 0.5) -> None:
+        self._engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        self._delay = delay
+        self._queued: list[dict[str, Any]] = []
+        self._writer: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
 
     async def record(
         self, kind: str, *, entry_id: str | None = None, question: str | None = None
     ) -> int:
+        """Write now and return the event's id (for a "Did you mean" button to refer to)."""
         async with self._sessions.begin() as session:
-            event = FaqEvent(
-                kind=kind,
-                entry_id=entry_id,
-                question=question[:QUESTION_CHARS] if question else None,
-            )
+            event = FaqEvent(**_event(kind, entry_id, question))
             session.add(event)
             await session.flush()
             return event.id
+
+    def note(self, kind: str, *, entry_id: str | None = None, question: str | None = None) -> None:
+        """Queue an event; it is written with others within `delay` seconds."""
+        self._queued.append(_event(kind, entry_id, question))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write_soon())
+
+    async def _write_soon(self) -> None:
+        await asyncio.sleep(self._delay)
+        await self.flush()
+
+    async def flush(self) -> None:
+        """Write whatever is queued (at shutdown, and before a review reads the table)."""
+        async with self._lock:
+            rows, self._queued = self._queued, []
+            if not rows:
+                return
+            try:
+                async with self._engine.begin() as conn:
+                    await conn.execute(insert(FaqEvent), rows)
+            except Exception:  # curation data only: say so, and keep the bot answering
+                log.exception("could not write %d FAQ events for curators", len(rows))
 
     async def take_suggested(self, event_id: int) -> str | None:
         """The question behind a "Did you mean" prompt, once: a second tap gets None."""
@@ -46,7 +87,14 @@ class FaqLog:
                 .returning(FaqEvent.question)
             )
 
+    async def close(self) -> None:
+        """Write what is queued and stop the timer: the last thing before the engine goes."""
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+        await self.flush()
+
     async def review(self, limit: int = 50) -> Review:
+        await self.flush()
         async with self._sessions() as session:
             asked = func.count().label("n")
             unmatched = await session.execute(

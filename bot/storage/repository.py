@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
@@ -35,6 +35,23 @@ class SavedAssessment:
     factors: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Pending:
+    """What a user's typed text answers, if anything: the open assessment or set-up question."""
+
+    draft: Draft | None = None
+    setup: tuple[str, dict[str, Any]] | None = None  # what is awaited, the set-up's state
+
+
+_PENDING = (
+    select(AssessmentDraft.rev, AssessmentDraft.state, Setup.awaiting, Setup.state)
+    .select_from(User)
+    .outerjoin(AssessmentDraft, AssessmentDraft.user_id == User.id)
+    .outerjoin(Setup, Setup.user_id == User.id)
+    .where(User.id == bindparam("user_id"))
+)
+
+
 def insert_for(engine: AsyncEngine) -> type[postgresql.Insert] | type[sqlite.Insert]:
     """The dialect's INSERT, for ON CONFLICT upserts (both databases speak it)."""
     return postgresql.Insert if engine.dialect.name == "postgresql" else sqlite.Insert
@@ -54,9 +71,26 @@ class Repository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
         self._sessions = async_sessionmaker(engine, expire_on_commit=False)
+        # A lone SELECT needs no transaction: on PostgreSQL that saves the BEGIN and ROLLBACK
+        # round trips; SQLite opens none for a read anyway (and switching costs it a call).
+        postgres = engine.dialect.name == "postgresql"
+        self._reads = engine.execution_options(isolation_level="AUTOCOMMIT") if postgres else engine
 
     def _insert(self) -> type[postgresql.Insert] | type[sqlite.Insert]:
         return insert_for(self.engine)
+
+    async def pending(self, user_id: int) -> Pending:
+        """Draft and set-up in one round trip. It runs on every typed message, so it is one
+        prebuilt Core statement on a bare connection (no ORM session, no statement building)."""
+        async with self._reads.connect() as conn:
+            row = (await conn.execute(_PENDING, {"user_id": user_id})).first()
+        if row is None:  # never seen: nothing can be open
+            return Pending()
+        rev, draft, awaiting, setup = row
+        return Pending(
+            replace(Draft.from_json(draft), rev=rev) if rev is not None else None,
+            (awaiting, dict(setup)) if awaiting is not None else None,
+        )
 
     async def get_draft(self, user_id: int) -> Draft | None:
         async with self._sessions() as session:
