@@ -460,6 +460,16 @@ def _load_entry(t: _Table, topics: Collection[str]) -> FaqEntry:
     )
 
 
+def _load_everyday(path: Path) -> tuple[str, ...]:
+    words = load_toml(path).get("words")
+    if not isinstance(words, str):
+        raise KnowledgeError(f"{path.name}: 'words' must be a string of words")
+    for word in words.split():
+        if not re.fullmatch(r"[a-z]+", word):
+            raise KnowledgeError(f"{path.name}: '{word}' is not a lower-case word")
+    return tuple(words.split())
+
+
 def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
     """Read faq.toml and safety.toml; raise KnowledgeError naming the file and entry.
 
@@ -477,7 +487,8 @@ def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
     not_covered = tuple(normalise(t, synonyms) for t in scope.strs("not_covered", allow_empty=True))
     covered_by = re.compile(rf"\b(?:{alternation(not_covered)})\b") if not_covered else None
     ids = {e.id for e in entries}
-    matcher = FaqMatcher(entries, rules, synonyms, not_covered=not_covered)
+    everyday = _load_everyday(directory / "everyday_words.toml")
+    matcher = FaqMatcher(entries, rules, synonyms, not_covered=not_covered, everyday=everyday)
     seen: dict[str, tuple[str, str]] = {}
     for t, entry in zip(entry_tables, entries, strict=True):
         for related in entry.related:

@@ -289,8 +289,19 @@ class WarningSign:
 Result = Answer | Suggestions | NoMatch | WarningSign
 
 
+# "never injured", "no pain", "haven't had any surgery": a warning word that is denied is not
+# a warning sign. Only these words are denied this way: "not able to walk" still is one.
+_DENIED = re.compile(
+    r"\b(?:never|not|no|without|havent|hasnt|hadnt|didnt|wasnt|werent|isnt|arent)"
+    r"(?: (?:been|had|have|any|ever|an|a|previous|prior|past|real|major|serious))*"
+    r" (?:injur\w*|hurt|damag\w*|surger\w*|operat\w*|fractur\w*|broken|sprain\w*|pain|"
+    r"painful|swelling|swollen|brace|cast)\b"
+)
+
+
 def most_urgent(normalised: str, rules: Sequence[SafetyRule]) -> WarningSign | None:
     """The most urgent rule the normalised text triggers; file order breaks ties."""
+    normalised = _DENIED.sub(" ", normalised)
     best: SafetyRule | None = None
     for rule in rules:
         if (best is None or rule.urgency.rank < best.urgency.rank) and rule.matches(normalised):
@@ -355,6 +366,7 @@ class FaqMatcher:
         close_call: float = CLOSE_CALL,
         margin: float = MARGIN,
         not_covered: Iterable[str] = (),
+        everyday: Iterable[str] = (),
     ) -> None:
         self.entries = tuple(entries)
         self.rules = tuple(rules)
@@ -382,7 +394,10 @@ class FaqMatcher:
         rarest = max(self._weight.values(), default=1.0)
         self._unknown = UNKNOWN_WEIGHT * rarest
         self._generic_weight = GENERIC_WEIGHT * rarest
-        self._generic = frozenset(stem(w) for w in _GENERIC.split()) - self._weight.keys()
+        everyday = tuple(everyday)
+        self._generic = frozenset(stem(w) for w in (*_GENERIC.split(), *everyday)) - set(
+            self._weight
+        )
         self._off_topic = NOT_COVERED_WEIGHT * rarest
         self._postings: dict[str, list[int]] = {}
         for index, words in enumerate(words_of):
@@ -407,6 +422,7 @@ class FaqMatcher:
                 | {w for e in self.entries for p in e.phrasings for w in self.normalise(p).split()}
                 | {w for phrase in self.not_covered for w in phrase.split()}
                 | set(_GENERIC.split())
+                | set(everyday)
             )
             - set(self._alarm_words)
         )

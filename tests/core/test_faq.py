@@ -463,12 +463,13 @@ def test_load_faq_alone_reads_both_files(knowledge: Knowledge) -> None:
 # ----------------------------------------------------------------------------- evaluation floors
 
 # Measured with `bench/faq_bench.py --tune-only`, minus a small margin. Tune (all of
-# faq_eval.toml): 609/624 top-1, 84/87 rejected, 543/543 warnings. Former holdout (its
-# was_holdout cases, each run blind once and then tuned on; see the history at the top of
-# faq_eval.toml): 86/86 top-1, 26/26 rejected, 70/70 warnings.
+# faq_eval.toml, which since 2026-12-02 holds the spent round-3 holdout): 663/688 top-1,
+# 102/110 rejected, 574/574 warnings, 0 false alarms. Former holdout (its was_holdout cases, each
+# run blind once and then tuned on; see the history at the top of faq_eval.toml): 138/150
+# top-1, 45/49 rejected, 101/101 warnings.
 FLOORS = {
-    "tune": {"top1": 0.96, "rejected": 0.94, "recall": 1.0},
-    "former holdout": {"top1": 0.97, "rejected": 0.95, "recall": 1.0},
+    "tune": {"top1": 0.95, "rejected": 0.91, "recall": 1.0},
+    "former holdout": {"top1": 0.90, "rejected": 0.90, "recall": 1.0},
 }
 # What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
