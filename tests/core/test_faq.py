@@ -136,6 +136,38 @@ def test_typos_synonyms_and_paraphrases_find_the_entry(
     assert answered(matcher, question) == entry
 
 
+@pytest.mark.parametrize(
+    ("question", "entry"),
+    [
+        ("what is dorsiflexion, my trainer always talks about it", "what-is-dorsiflexion"),
+        ("how many days a week should i be doing all this", "how-often"),
+        ("can you just give me a list of all the exercises in order", "routine-order"),
+    ],
+)
+def test_everyday_words_around_a_question_do_not_hide_it(
+    matcher: FaqMatcher, question: str, entry: str
+) -> None:
+    """Everyday words the FAQ never uses (knowledge/everyday_words.toml) weigh nothing; without
+    that list none of these is answered."""
+    assert answered(matcher, question) == entry
+
+
+@pytest.mark.parametrize(
+    ("message", "warned"),
+    [
+        ("11 cm on the right, 7 on the left, never injured either. is that gap a worry", False),
+        ("no pain, just stiff. how often should i stretch", False),
+        ("haven't had any surgery, why is my ankle so stiff", False),
+        ("not injured but my calf is red, hot and swollen", True),
+        ("no swelling but i heard a pop in my achilles and cant walk", True),
+    ],
+)
+def test_a_denied_warning_word_is_not_a_warning(
+    matcher: FaqMatcher, message: str, warned: bool
+) -> None:
+    assert isinstance(matcher.answer(message), WarningSign) is warned
+
+
 def test_every_phrasing_answers_its_own_entry(matcher: FaqMatcher, knowledge: Knowledge) -> None:
     wrong = [
         (e.id, p, answered(matcher, p))
@@ -356,6 +388,12 @@ def broken(tmp_path: Path, file: str, old: str, new: str) -> Path:
             '    "should the exercises hurt",\n    "How do I do ankle circles?",\n',
             "faq.toml: entry 'ankle-circles': phrasing 'how do i do ankle circles' matches the "
             "same words as 'How do I do ankle circles?' of entry 'pain'",
+        ),
+        (
+            "everyday_words.toml",
+            "\nable about act ",
+            "\nAble about act ",
+            "everyday_words.toml: 'Able' is not a lower-case word",
         ),
         (
             "faq.toml",
