@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from telegram import (
@@ -12,6 +13,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
+from telegram.error import TelegramError
 from telegram.ext import ContextTypes
 
 from bot import render
@@ -98,11 +100,16 @@ async def error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("error while handling update %s", update_id, exc_info=context.error)
     await admin.alert(context, update_id)
-    if isinstance(update, Update) and update.effective_chat:
+    if not isinstance(update, Update):
+        return
+    if update.effective_chat:
         try:
             await update.effective_chat.send_message(services(context).knowledge.text("sorry"))
         except Exception:  # the failure may be Telegram itself; the log line above is enough
             log.warning("could not send the apology for update %s", update_id)
+    if update.callback_query:  # stop the button's spinner, unless the handler already did
+        with contextlib.suppress(TelegramError):
+            await update.callback_query.answer()
 
 
 async def group(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

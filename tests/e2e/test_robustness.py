@@ -127,3 +127,15 @@ async def test_stats_for_admins_only(admin_bot: RunningBot) -> None:
     assert "People: 1" in text and "Assessments: 1" in text and "Active reminders: 0" in text
     assert "0 sent, 0 failed, 0 blocked" in text
     assert "1x what's the best pizza in town?" in text
+
+
+async def test_a_button_whose_handler_fails_is_still_answered(bot: RunningBot) -> None:
+    """The error handler apologises and stops the button's spinner."""
+    chat = bot.chat()
+    answer = (await chat.send("how often should I do the exercises?")).last
+    bot.fake.fail("answerCallbackQuery", 400, "Bad Request: something broke")
+    turn = await chat.press("👍 Helpful", answer)
+    assert "Sorry, something went wrong on my side" in turn.text
+    failed, retried = bot.fake.calls_to("answerCallbackQuery")[-2:]
+    assert not failed.ok and retried.ok
+    assert bot.fake.callback_answers[-1].query_id == retried.params["callback_query_id"]
