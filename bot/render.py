@@ -361,11 +361,11 @@ def faq_answer(k: Knowledge, entry: FaqEntry, *, feedback: bool = True) -> tuple
 
 
 def faq_suggestions(
-    k: Knowledge, entries: tuple[FaqEntry, ...], event_id: int
+    k: Knowledge, entries: tuple[FaqEntry, ...], ticket: str
 ) -> tuple[str, InlineKeyboardMarkup]:
     return k.text("faq_did_you_mean"), rows(
-        *((e.title, f"faq:pick:{event_id}:{e.id}") for e in entries),
-        (k.text("faq_none_button"), f"faq:none:{event_id}"),
+        *((e.title, f"faq:pick:{ticket}:{e.id}") for e in entries),
+        (k.text("faq_none_button"), f"faq:none:{ticket}"),
     )
 
 

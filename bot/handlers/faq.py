@@ -30,8 +30,8 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             s.faq_log.note("answered", entry_id=entry.id)
             await _send_answer(chat, k, entry)
         case Suggestions(entries):
-            event_id = await s.faq_log.record("suggested", question=_kept(text))
-            prompt, keyboard = render.faq_suggestions(k, entries, event_id)
+            ticket = await s.faq_log.suggest(_kept(text))
+            prompt, keyboard = render.faq_suggestions(k, entries, ticket)
             await chat.send_message(prompt, reply_markup=keyboard)
         case NoMatch():
             s.faq_log.note("unmatched", question=_kept(text))
@@ -52,8 +52,8 @@ async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """`faq:topics`, `faq:t:<topic>`, `faq:e:<entry>`, `faq:pick:<event>:<entry>`,
-    `faq:none:<event>`, `faq:fb:<entry>:<y|n>`."""
+    """`faq:topics`, `faq:t:<topic>`, `faq:e:<entry>`, `faq:pick:<ticket>:<entry>`,
+    `faq:none:<ticket>`, `faq:fb:<entry>:<y|n>`."""
     s = services(context)
     k = s.knowledge
     query = update.callback_query
@@ -70,12 +70,12 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     elif action == "e" and (entry := k.faq.entry(first)):
         await query.answer()
         await _send_answer(chat, k, entry)
-    elif action in ("pick", "none") and first.isascii() and first.isdigit() and int(first) < 2**31:
+    elif action in ("pick", "none"):
         entry = k.faq.entry(second) if action == "pick" else None
         if action == "pick" and entry is None:
             await query.answer(k.text("stale_button"))
             return
-        asked = await s.faq_log.take_suggested(int(first))
+        asked = await s.faq_log.take_suggested(first)
         if asked is None:
             await query.answer(k.text("stale_button"))
             return

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 from bot.storage.models import FaqEvent
 
 QUESTION_CHARS = 300
+TICKET = re.compile(r"([1-9][0-9]{0,8})\.([0-9a-f]{8})")  # ids below 2**31 on every database
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +37,7 @@ def _event(kind: str, entry_id: str | None, question: str | None) -> dict[str, A
 
 class FaqLog:
     """Events are written in batches, off the reply path (`note`), except the one a button
-    must find at once (`record`). A crash loses at most `delay` seconds of curation data,
+    must find at once (`suggest`). A crash loses at most `delay` seconds of curation data,
     never anything of a user's."""
 
     def __init__(self, engine: AsyncEngine, *, delay: float = 0.5) -> None:
@@ -45,15 +48,15 @@ class FaqLog:
         self._writer: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
-    async def record(
-        self, kind: str, *, entry_id: str | None = None, question: str | None = None
-    ) -> int:
-        """Write now and return the event's id (for a "Did you mean" button to refer to)."""
+    async def suggest(self, question: str) -> str:
+        """Keep the question behind a "Did you mean" prompt; its buttons carry the returned
+        ticket, which another user cannot guess."""
+        nonce = secrets.token_hex(4)
         async with self._sessions.begin() as session:
-            event = FaqEvent(**_event(kind, entry_id, question))
+            event = FaqEvent(**_event("suggested", None, question), nonce=nonce)
             session.add(event)
             await session.flush()
-            return event.id
+            return f"{event.id}.{nonce}"
 
     def note(self, kind: str, *, entry_id: str | None = None, question: str | None = None) -> None:
         """Queue an event; it is written with others within `delay` seconds."""
@@ -77,12 +80,17 @@ class FaqLog:
             except Exception:  # curation data only: say so, and keep the bot answering
                 log.exception("could not write %d FAQ events for curators", len(rows))
 
-    async def take_suggested(self, event_id: int) -> str | None:
-        """The question behind a "Did you mean" prompt, once: a second tap gets None."""
+    async def take_suggested(self, ticket: str) -> str | None:
+        """The question behind a "Did you mean" prompt, once: a second tap, or a ticket that
+        is not one of ours, gets None."""
+        if not (found := TICKET.fullmatch(ticket)):
+            return None
+        event_id, nonce = int(found[1]), found[2]
         async with self._sessions.begin() as session:
             return await session.scalar(
                 update(FaqEvent)
-                .where(FaqEvent.id == event_id, FaqEvent.kind == "suggested")
+                .where(FaqEvent.id == event_id, FaqEvent.nonce == nonce)
+                .where(FaqEvent.kind == "suggested")
                 .values(kind="resolved")
                 .returning(FaqEvent.question)
             )

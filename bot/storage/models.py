@@ -154,3 +154,5 @@ class FaqEvent(Base):
     entry_id: Mapped[str | None] = mapped_column(String(64))
     question: Mapped[str | None] = mapped_column(String(300))
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A "Did you mean" prompt's buttons carry id and nonce: ids alone are easy to guess.
+    nonce: Mapped[str | None] = mapped_column(String(16))

@@ -63,6 +63,22 @@ async def test_did_you_mean_leads_to_the_answer_and_teaches_the_curator(
     assert ("calf", entry.id, 1) in review.confirmed
 
 
+async def test_another_user_cannot_answer_someone_elses_did_you_mean(bot: RunningBot) -> None:
+    """The buttons carry the event id and a nonce: a guessed id alone is refused."""
+    victim, forger = bot.chat(), bot.chat(43, "Eve")
+    prompt = (await victim.send("calf")).last
+    data = prompt.buttons[0][0][1] or ""
+    _, _, ticket, entry = data.split(":")
+    event_id, nonce = ticket.split(".")
+    mine = (await forger.send("/faq")).last
+    for forged in (f"faq:pick:{event_id}:{entry}", f"faq:pick:{event_id}.00000000:{entry}"):
+        turn = await forger.press_data(mine.message_id, forged)
+        assert turn.toast == "That button belongs to an older message.", forged
+    turn = await victim.press(prompt.button_texts[0], prompt)  # still the victim's to answer
+    assert turn.messages[0].buttons == []
+    assert len(nonce) == 8
+
+
 async def test_none_of_these_and_out_of_scope_get_the_fallback(bot: RunningBot) -> None:
     chat = bot.chat()
     prompt = (await chat.send("calf")).last
