@@ -511,9 +511,10 @@ FLOORS = {
 }
 # What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
-# The blind holdout's first and only run (2026-11-24): 47/64 top-1, 22/26 rejected, 31/31
-# warnings, 4 false alarms. Floors just below, so a regression shows while the targets are open.
-HOLDOUT_FLOORS = {"top1": 0.70, "rejected": 0.80, "recall": 1.0}
+# The blind holdout's first and only run (round 4, 2026-12-02): 65/76 top-1, 26/31 rejected,
+# 33/34 warnings (the miss was fixed afterwards: a warning miss is a bug), 1 false alarm.
+# Floors just below, so a regression shows while the targets are open.
+HOLDOUT_FLOORS = {"top1": 0.85, "rejected": 0.83, "recall": 1.0}
 
 
 def _holdout(knowledge: Knowledge) -> list[Case]:
@@ -556,8 +557,8 @@ def test_evaluation_set_meets_its_floors(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 3 targets not met on the blind holdout: top-1 0.73, rejection 0.85 "
-    "(warnings 1.0); strict, so meeting them turns this red until the marker goes",
+    reason="issue 3 targets not met on the blind holdout: top-1 0.855, rejection 0.839 "
+    "(warnings 0.97 blind, 1.0 after the fix); strict, so meeting them turns this red",
 )
 def test_holdout_meets_the_product_targets(matcher: FaqMatcher, knowledge: Knowledge) -> None:
     """The blind measurement. Only totals are asserted (a failure shows the counts, not the
