@@ -501,20 +501,20 @@ def test_load_faq_alone_reads_both_files(knowledge: Knowledge) -> None:
 # ----------------------------------------------------------------------------- evaluation floors
 
 # Measured with `bench/faq_bench.py --tune-only`, minus a small margin. Tune (all of
-# faq_eval.toml, which since 2026-12-02 holds the spent round-3 holdout): 663/688 top-1,
-# 102/110 rejected, 574/574 warnings, 0 false alarms. Former holdout (its was_holdout cases, each
-# run blind once and then tuned on; see the history at the top of faq_eval.toml): 138/150
-# top-1, 45/49 rejected, 101/101 warnings.
+# faq_eval.toml, which holds the spent round-3 and round-4 holdouts): 759/762 top-1, 136/139
+# rejected, 608/608 warnings, 0 false alarms. Former holdout (its was_holdout cases, each run
+# blind once and then tuned on; see the history at the top of faq_eval.toml): 223/224 top-1,
+# 77/78 rejected, 135/135 warnings.
 FLOORS = {
-    "tune": {"top1": 0.95, "rejected": 0.91, "recall": 1.0},
-    "former holdout": {"top1": 0.90, "rejected": 0.90, "recall": 1.0},
+    "tune": {"top1": 0.98, "rejected": 0.96, "recall": 1.0},
+    "former holdout": {"top1": 0.98, "rejected": 0.96, "recall": 1.0},
 }
 # What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
-# The blind holdout's first and only run (round 4, 2026-12-02): 65/76 top-1, 26/31 rejected,
-# 33/34 warnings (the miss was fixed afterwards: a warning miss is a bug), 1 false alarm.
+# The blind holdout's first and only run (round 5, 2026-12-02): 77/83 top-1, 31/39 rejected,
+# 37/38 warnings (the miss was fixed afterwards: a warning miss is a bug), 2 false alarms.
 # Floors just below, so a regression shows while the targets are open.
-HOLDOUT_FLOORS = {"top1": 0.85, "rejected": 0.83, "recall": 1.0}
+HOLDOUT_FLOORS = {"top1": 0.92, "rejected": 0.79, "recall": 1.0}
 
 
 def _holdout(knowledge: Knowledge) -> list[Case]:
@@ -557,8 +557,8 @@ def test_evaluation_set_meets_its_floors(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 3 targets not met on the blind holdout: top-1 0.855, rejection 0.839 "
-    "(warnings 0.97 blind, 1.0 after the fix); strict, so meeting them turns this red",
+    reason="issue 3 targets not met on the blind holdout: top-1 0.928, rejection 0.795 "
+    "(warnings 0.974 blind, 1.0 after the fix); strict, so meeting them turns this red",
 )
 def test_holdout_meets_the_product_targets(matcher: FaqMatcher, knowledge: Knowledge) -> None:
     """The blind measurement. Only totals are asserted (a failure shows the counts, not the
