@@ -512,13 +512,18 @@ class FaqMatcher:
             )
         )
         damping = 100 * (known / query_mass) ** KNOWN_SHARE_POWER
+        ordered = list(candidates)
+        # One C call for all candidates instead of one Python call each.
+        characters = process.cdist(
+            [key], [self._keys[i] for i in ordered], scorer=CHARACTERS, processor=None, dtype=float
+        )[0]
         best: dict[str, tuple[FaqEntry, float]] = {}
-        for index in candidates:
+        for index, chars in zip(ordered, characters.tolist(), strict=True):
             entry = self._owner[index]
             words_score = (1 - ENTRY_SHARE) * by_words.get(index, 0.0) + (
                 ENTRY_SHARE * covered.get(entry.id, 0.0) / query_mass
             )
-            chars_score = CHARACTERS(key, self._keys[index], processor=None) / 100
+            chars_score = chars / 100
             score = damping * (WORD_SHARE * words_score + (1 - WORD_SHARE) * chars_score)
             if entry.id not in best or score > best[entry.id][1]:
                 best[entry.id] = (entry, score)
