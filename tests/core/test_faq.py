@@ -501,20 +501,21 @@ def test_load_faq_alone_reads_both_files(knowledge: Knowledge) -> None:
 # ----------------------------------------------------------------------------- evaluation floors
 
 # Measured with `bench/faq_bench.py --tune-only`, minus a small margin. Tune (all of
-# faq_eval.toml, which holds the spent round-3 and round-4 holdouts): 759/762 top-1, 136/139
-# rejected, 608/608 warnings, 0 false alarms. Former holdout (its was_holdout cases, each run
-# blind once and then tuned on; see the history at the top of faq_eval.toml): 223/224 top-1,
-# 77/78 rejected, 135/135 warnings.
+# faq_eval.toml, which holds the spent round 3-5 holdouts): 834/843 top-1, 162/173 rejected,
+# 646/646 warnings, 2 false alarms. Former holdout (its was_holdout cases, each run blind once
+# and then tuned on; see the history at the top of faq_eval.toml): 298/305 top-1, 103/112
+# rejected, 173/173 warnings, 2 false alarms.
 FLOORS = {
-    "tune": {"top1": 0.98, "rejected": 0.96, "recall": 1.0},
-    "former holdout": {"top1": 0.98, "rejected": 0.96, "recall": 1.0},
+    "tune": {"top1": 0.98, "rejected": 0.92, "recall": 1.0, "false_alarms": 2},
+    "former holdout": {"top1": 0.97, "rejected": 0.91, "recall": 1.0, "false_alarms": 2},
 }
 # What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
-# The blind holdout's first and only run (round 5, 2026-12-02): 77/83 top-1, 31/39 rejected,
-# 37/38 warnings (the miss was fixed afterwards: a warning miss is a bug), 2 false alarms.
-# Floors just below, so a regression shows while the targets are open.
-HOLDOUT_FLOORS = {"top1": 0.92, "rejected": 0.79, "recall": 1.0}
+# The blind holdout's first and only run (round 6, 2026-12-02): 71/85 top-1, 30/36 rejected,
+# 37/37 warnings, 1 false alarm. Earlier rounds, each on its own fresh set: 73.4/84.6/100
+# (round 3), 85.5/83.9/97.1 (round 4), 92.8/79.5/97.4 (round 5). Floors just below this one,
+# so a regression shows while the targets are open.
+HOLDOUT_FLOORS = {"top1": 0.83, "rejected": 0.83, "recall": 1.0}
 
 
 def _holdout(knowledge: Knowledge) -> list[Case]:
@@ -552,13 +553,13 @@ def test_evaluation_set_meets_its_floors(
     assert s.top1_rate >= FLOORS[name]["top1"], s
     assert s.rejection_rate >= FLOORS[name]["rejected"], s
     assert s.recall >= FLOORS[name]["recall"], s
-    assert s.false_alarms == 0, s
+    assert s.false_alarms <= FLOORS[name]["false_alarms"], s
 
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 3 targets not met on the blind holdout: top-1 0.928, rejection 0.795 "
-    "(warnings 0.974 blind, 1.0 after the fix); strict, so meeting them turns this red",
+    reason="issue 3 targets not met on the blind holdout: top-1 0.835, rejection 0.833 "
+    "(warnings 1.0); strict, so meeting them turns this red until the marker goes",
 )
 def test_holdout_meets_the_product_targets(matcher: FaqMatcher, knowledge: Knowledge) -> None:
     """The blind measurement. Only totals are asserted (a failure shows the counts, not the
