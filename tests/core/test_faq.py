@@ -160,9 +160,13 @@ def test_everyday_words_around_a_question_do_not_hide_it(
         ("haven't had any surgery, why is my ankle so stiff", False),
         ("not injured but my calf is red, hot and swollen", True),
         ("no swelling but i heard a pop in my achilles and cant walk", True),
+        ("a bit of burning in my calf when i stretch, is that ok", False),
+        ("burning in my calf for no reason", True),
+        ("ruptured my achilles 2 years ago, the tendon is still thick", False),
+        ("ruptured my achilles 2 years ago and yesterday heard a pop again", True),
     ],
 )
-def test_a_denied_warning_word_is_not_a_warning(
+def test_denied_mild_or_old_is_not_a_warning_unless_something_is_new(
     matcher: FaqMatcher, message: str, warned: bool
 ) -> None:
     assert isinstance(matcher.answer(message), WarningSign) is warned
@@ -501,13 +505,13 @@ def test_load_faq_alone_reads_both_files(knowledge: Knowledge) -> None:
 # ----------------------------------------------------------------------------- evaluation floors
 
 # Measured with `bench/faq_bench.py --tune-only`, minus a small margin. Tune (all of
-# faq_eval.toml, which holds the spent round 3-5 holdouts): 834/843 top-1, 162/173 rejected,
-# 646/646 warnings, 2 false alarms. Former holdout (its was_holdout cases, each run blind once
-# and then tuned on; see the history at the top of faq_eval.toml): 298/305 top-1, 103/112
-# rejected, 173/173 warnings, 2 false alarms.
+# faq_eval.toml, which holds the spent round 3-5 holdouts): 835/843 top-1, 162/173 rejected,
+# 646/646 warnings, 0 false alarms. Former holdout (its was_holdout cases, each run blind once
+# and then tuned on; see the history at the top of faq_eval.toml): 299/305 top-1, 103/112
+# rejected, 173/173 warnings, 0 false alarms.
 FLOORS = {
-    "tune": {"top1": 0.98, "rejected": 0.92, "recall": 1.0, "false_alarms": 2},
-    "former holdout": {"top1": 0.97, "rejected": 0.91, "recall": 1.0, "false_alarms": 2},
+    "tune": {"top1": 0.98, "rejected": 0.92, "recall": 1.0},
+    "former holdout": {"top1": 0.97, "rejected": 0.91, "recall": 1.0},
 }
 # What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
@@ -553,7 +557,7 @@ def test_evaluation_set_meets_its_floors(
     assert s.top1_rate >= FLOORS[name]["top1"], s
     assert s.rejection_rate >= FLOORS[name]["rejected"], s
     assert s.recall >= FLOORS[name]["recall"], s
-    assert s.false_alarms <= FLOORS[name]["false_alarms"], s
+    assert s.false_alarms == 0, s
 
 
 @pytest.mark.xfail(
