@@ -88,9 +88,9 @@ async def button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             s.faq_log.note("confirmed", entry_id=entry.id, question=asked)
             await _send_answer(chat, k, entry)
     elif action == "fb" and (entry := k.faq.entry(first)) and second in ("y", "n"):
-        s.faq_log.note("helpful" if second == "y" else "not_helpful", entry_id=entry.id)
         await query.answer(k.text("faq_thanks"))
-        await edit(query, *render.faq_answer(k, entry, feedback=False))
+        if await edit(query, *render.faq_answer(k, entry, feedback=False)):  # a double tap: once
+            s.faq_log.note("helpful" if second == "y" else "not_helpful", entry_id=entry.id)
     else:
         await query.answer(k.text("stale_button"))
 

@@ -26,6 +26,9 @@ async def test_a_question_gets_its_answer_with_cards_and_feedback(bot: RunningBo
     turn = await chat.press("👍 Helpful", answer)
     assert turn.toast == "Thanks, that helps me improve."
     assert "👍 Helpful" not in turn.last.button_texts  # one vote per answer
+    helpful = answer.buttons[-1][0][1] or ""
+    again = await chat.press_data(answer.message_id, helpful)  # a double tap's second press
+    assert again.toast == "Thanks, that helps me improve."
     review = await bot.services.faq_log.review()
     assert review.feedback == [("clicking", 1, 0)]
 
