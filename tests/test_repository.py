@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection
+from sqlalchemy import Connection, insert
+from sqlalchemy.exc import IntegrityError
 
 from bot.core.assessment import Draft, Step, evaluate
 from bot.knowledge import Knowledge
-from bot.storage.models import Base
+from bot.storage.models import Base, FaqEvent
 from bot.storage.repository import Repository
 
 
@@ -77,3 +79,12 @@ async def test_migrations_match_the_models(repo: Repository) -> None:
 
     async with repo.engine.connect() as conn:
         assert await conn.run_sync(diff) == []
+
+
+async def test_a_database_error_does_not_carry_what_the_user_wrote(repo: Repository) -> None:
+    """Errors are logged with their message: the statement's values must not be in it."""
+    with pytest.raises(IntegrityError) as error:
+        async with repo.engine.begin() as conn:  # kind is NOT NULL
+            await conn.execute(insert(FaqEvent).values(kind=None, question="my secret question"))
+    assert "my secret question" not in str(error.value)
+    assert "hidden due to hide_parameters" in str(error.value)

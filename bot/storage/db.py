@@ -18,7 +18,11 @@ _MIGRATION_LOCK = 0x616E6B6C  # PostgreSQL advisory lock key: one instance migra
 
 
 def create_engine(url: str) -> AsyncEngine:
-    engine = create_async_engine(url, pool_pre_ping=not url.startswith("sqlite"))
+    # hide_parameters: a database error's message (logged with its traceback) would otherwise
+    # carry the statement's values, such as the text of a user's question.
+    engine = create_async_engine(
+        url, pool_pre_ping=not url.startswith("sqlite"), hide_parameters=True
+    )
     if engine.dialect.name == "sqlite":
         database = engine.url.database
         if database and database != ":memory:":
