@@ -270,10 +270,10 @@ def _instrument(app: Any, services: Any | None, stats: ChildStats) -> None:
     request.do_request = _timed(stats, "sendMessage HTTP", request.do_request)
     if services is None:
         return
-    repo, reminders, faq_log = services.repo, services.reminders, services.faq_log
-    repo.get_draft = _timed(stats, "repo.get_draft (SELECT draft)", repo.get_draft)
-    reminders.awaiting = _timed(stats, "reminders.awaiting (SELECT setup)", reminders.awaiting)
-    faq_log.record = _timed(stats, "faq_log.record (INSERT event, COMMIT)", faq_log.record)
+    repo, faq_log = services.repo, services.faq_log
+    repo.pending = _timed(stats, "repo.pending (SELECT draft and set-up)", repo.pending)
+    faq_log.suggest = _timed(stats, "faq_log.suggest (INSERT event, COMMIT)", faq_log.suggest)
+    faq_log.flush = _timed(stats, "faq_log.flush (batched INSERT, off the reply)", faq_log.flush)
     matcher = services.knowledge.faq.matcher
     matcher.answer = _timed_sync(stats, "matcher.answer (FAQ match)", matcher.answer)
     limiter = app.bot.rate_limiter
@@ -283,41 +283,24 @@ def _instrument(app: Any, services: Any | None, stats: ChildStats) -> None:
 
 
 def _build_echo(spec: dict[str, Any]) -> Any:
-    from telegram.ext import (
-        ApplicationBuilder,
-        CallbackQueryHandler,
-        CommandHandler,
-        MessageHandler,
-        filters,
-    )
-
     from tests import echo_bot
 
-    if not spec["limiter"] and not spec["aiohttp"]:
-        return echo_bot.build_echo_application(
-            spec["base_url"], spec["token"], concurrent_updates=spec["concurrent"]
-        )
-    builder = (
-        ApplicationBuilder()
-        .token(spec["token"])
-        .base_url(spec["base_url"])
-        .base_file_url(spec["base_url"].removesuffix("/bot") + "/file/bot")
-        .concurrent_updates(spec["concurrent"])
-    )
+    limiter = request = None
     if spec["limiter"]:
         from bot.ratelimit import TelegramRateLimiter
 
-        builder = builder.rate_limiter(TelegramRateLimiter())
+        limiter = TelegramRateLimiter()
     if spec["aiohttp"]:
         from bot.http import AiohttpRequest
 
-        builder = builder.request(AiohttpRequest()).get_updates_request(AiohttpRequest(1))
-    app = builder.build()
-    app.add_handler(CommandHandler("start", echo_bot.start))
-    app.add_handler(CallbackQueryHandler(echo_bot.on_button))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo_bot.echo))
-    app.add_error_handler(echo_bot.record_error)
-    return app
+        request = AiohttpRequest
+    return echo_bot.build_echo_application(
+        spec["base_url"],
+        spec["token"],
+        concurrent_updates=spec["concurrent"],
+        rate_limiter=limiter,
+        request=request,
+    )
 
 
 async def _start_ours(spec: dict[str, Any], stats: ChildStats) -> tuple[Any, Any]:
@@ -759,16 +742,15 @@ def stage_report(result: Result) -> list[str]:
 #: (file suffix, function name) of calls worth a line of their own in the cProfile report
 WATCHED = (
     ("bot/handlers/chat.py", "text"),
-    ("bot/storage/repository.py", "get_draft"),
-    ("bot/storage/reminders.py", "awaiting"),
-    ("bot/storage/curation.py", "record"),
+    ("bot/storage/repository.py", "pending"),
+    ("bot/storage/curation.py", "suggest"),
+    ("bot/storage/curation.py", "flush"),
     ("bot/core/faq.py", "answer"),
     ("bot/ratelimit.py", "process_request"),
     ("telegram/_bot.py", "send_message"),
     ("telegram/_update.py", "de_json"),
     ("telegram/ext/_updater.py", "polling_action_cb"),
-    ("httpx/_client.py", "send"),
-    ("httpcore/_synchronization.py", "current_async_library"),
+    ("bot/http.py", "do_request"),
     ("<frozen importlib._bootstrap>", "_find_and_load"),
     ("sqlalchemy/util/_concurrency_py3k.py", "await_only"),
     ("sqlalchemy/util/concurrency.py", "await_"),

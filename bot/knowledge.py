@@ -464,10 +464,11 @@ def _load_everyday(path: Path) -> tuple[str, ...]:
     words = load_toml(path).get("words")
     if not isinstance(words, str):
         raise KnowledgeError(f"{path.name}: 'words' must be a string of words")
-    for word in words.split():
+    found = tuple(words.split())
+    for word in found:
         if not re.fullmatch(r"[a-z]+", word):
             raise KnowledgeError(f"{path.name}: '{word}' is not a lower-case word")
-    return tuple(words.split())
+    return found
 
 
 def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:

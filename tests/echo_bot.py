@@ -8,17 +8,21 @@ while doing as little work as possible, so benchmark numbers measure PTB + trans
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
+from typing import Any
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    BaseRateLimiter,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 PING = "ping"
 DOCS_URL = "https://core.telegram.org/bots/api"
@@ -75,18 +79,25 @@ def build_echo_application(
     *,
     base_file_url: str | None = None,
     concurrent_updates: bool | int = False,
+    rate_limiter: BaseRateLimiter[Any] | None = None,
+    request: Callable[[int], BaseRequest] | None = None,
 ) -> Application:
-    """Build (not start) the echo bot pointed at a Bot API server such as FakeTelegram."""
+    """Build (not start) the echo bot pointed at a Bot API server such as FakeTelegram.
+    `request` makes an HTTP client for a pool size (sends get 20 connections, getUpdates 1)."""
     if base_file_url is None:
         base_file_url = base_url.removesuffix("/bot") + "/file/bot"
-    app = (
+    builder = (
         ApplicationBuilder()
         .token(token)
         .base_url(base_url)
         .base_file_url(base_file_url)
         .concurrent_updates(concurrent_updates)
-        .build()
     )
+    if rate_limiter is not None:
+        builder = builder.rate_limiter(rate_limiter)
+    if request is not None:
+        builder = builder.request(request(20)).get_updates_request(request(1))
+    app = builder.build()
     app.add_handler(CommandHandler("start", start))
     app.add_handler(CallbackQueryHandler(on_button))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND, echo))

@@ -5,11 +5,12 @@ from __future__ import annotations
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, text
 from sqlalchemy.exc import IntegrityError
 
 from bot.core.assessment import Draft, Step, evaluate
 from bot.knowledge import Knowledge
+from bot.storage.curation import FaqLog
 from bot.storage.models import Base, FaqEvent
 from bot.storage.repository import Repository
 
@@ -88,3 +89,16 @@ async def test_a_database_error_does_not_carry_what_the_user_wrote(repo: Reposit
             await conn.execute(insert(FaqEvent).values(kind=None, question="my secret question"))
     assert "my secret question" not in str(error.value)
     assert "hidden due to hide_parameters" in str(error.value)
+
+
+async def test_a_failed_batch_of_curation_events_is_logged_without_their_text(
+    repo: Repository, caplog: pytest.LogCaptureFixture
+) -> None:
+    log = FaqLog(repo.engine, delay=3600)
+    log.note("unmatched", question="my secret question")
+    async with repo.engine.begin() as conn:  # the write will fail: no such table any more
+        await conn.execute(text("DROP TABLE faq_events"))
+    await log.flush()  # does not raise: curation data must not take the bot down
+    assert "could not write 1 FAQ events" in caplog.text
+    assert "my secret question" not in caplog.text
+    await log.close()  # nothing left queued, nothing raised

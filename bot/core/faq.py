@@ -395,9 +395,8 @@ class FaqMatcher:
         self._unknown = UNKNOWN_WEIGHT * rarest
         self._generic_weight = GENERIC_WEIGHT * rarest
         everyday = tuple(everyday)
-        self._generic = frozenset(stem(w) for w in (*_GENERIC.split(), *everyday)) - set(
-            self._weight
-        )
+        generic = frozenset(stem(w) for w in (*_GENERIC.split(), *everyday))
+        self._generic = generic - self._weight.keys()
         self._off_topic = NOT_COVERED_WEIGHT * rarest
         self._postings: dict[str, list[int]] = {}
         for index, words in enumerate(words_of):

@@ -53,9 +53,9 @@ async def text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     s = services(context)
     assert update.effective_user and update.effective_chat
     pending = await s.repo.pending(update.effective_user.id)
-    if pending.draft:
+    if pending.draft is not None:
         await assessment.answer_text(update, context, pending.draft)
-    elif pending.setup:
+    elif pending.setup is not None:
         await reminders.answer_text(update, context, *pending.setup)
     else:
         await faq.question(update, context)

@@ -5,11 +5,16 @@ from __future__ import annotations
 import asyncio
 import re
 import sys
+from dataclasses import replace
 
 import pytest
 
 from bot.knowledge import Knowledge
-from tests.e2e.conftest import RunningBot
+from bot.services import Services
+from bot.storage.curation import FaqLog, Review
+from bot.storage.repository import Repository
+from tests.e2e.conftest import TEST_REMINDERS, FakeClock, RunningBot, start_bot, stop_bot
+from tests.fake_telegram import FakeTelegram
 
 DOSE = re.compile(r"\b\d+\s*(seconds?|s|minutes?|times|reps|repetitions|circles)\b", re.I)
 
@@ -172,3 +177,17 @@ async def test_control_characters_are_kept_out_of_the_curators_log(bot: RunningB
     assert "I'd rather not guess" in turn.text
     review = await bot.services.faq_log.review()
     assert review.unmatched == [("pizza with pineapple?", 1)]
+
+
+async def test_questions_queued_for_curators_are_written_at_shutdown(
+    fake: FakeTelegram, repo: Repository, knowledge: Knowledge, clock: FakeClock
+) -> None:
+    """Events are batched off the reply path; stopping the bot must not lose the last ones."""
+    services = Services.on(repo.engine, knowledge, TEST_REMINDERS, clock)
+    hour_long_batches = replace(services, faq_log=FaqLog(repo.engine, delay=3600))
+    app = await start_bot(fake, hour_long_batches)
+    await RunningBot(fake, app, repo, clock).chat().send("what's the best pizza in town?")
+    assert await FaqLog(repo.engine).review() == Review([], [], [])  # not written yet
+    await stop_bot(app)
+    review = await FaqLog(repo.engine).review()
+    assert review.unmatched == [("what's the best pizza in town?", 1)]
