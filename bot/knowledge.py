@@ -471,8 +471,21 @@ def _load_everyday(path: Path) -> tuple[str, ...]:
     return found
 
 
+def _load_out_of_scope(path: Path) -> tuple[str, ...]:
+    questions = load_toml(path).get("questions")
+    if not isinstance(questions, list) or not all(isinstance(q, str) and q for q in questions):
+        raise KnowledgeError(f"{path.name}: 'questions' must be a list of non-empty strings")
+    seen: set[str] = set()
+    for question in questions:
+        if (folded := normalise(question)) in seen:
+            raise KnowledgeError(f"{path.name}: question '{question}' is listed twice")
+        seen.add(folded)
+    return tuple(questions)
+
+
 def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
-    """Read faq.toml and safety.toml; raise KnowledgeError naming the file and entry.
+    """Read faq.toml, safety.toml, everyday_words.toml and out_of_scope.toml; raise KnowledgeError
+    naming the file and entry.
 
     Besides the shape of each entry this checks what fuzzy matching cannot survive: two entries
     sharing a phrasing, and a phrasing that a safety rule would always intercept.
@@ -489,7 +502,15 @@ def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
     covered_by = re.compile(rf"\b(?:{alternation(not_covered)})\b") if not_covered else None
     ids = {e.id for e in entries}
     everyday = _load_everyday(directory / "everyday_words.toml")
-    matcher = FaqMatcher(entries, rules, synonyms, not_covered=not_covered, everyday=everyday)
+    out_of_scope = _load_out_of_scope(directory / "out_of_scope.toml")
+    matcher = FaqMatcher(
+        entries,
+        rules,
+        synonyms,
+        not_covered=not_covered,
+        everyday=everyday,
+        out_of_scope=out_of_scope,
+    )
     seen: dict[str, tuple[str, str]] = {}
     for t, entry in zip(entry_tables, entries, strict=True):
         for related in entry.related:
@@ -518,6 +539,12 @@ def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
                     f"phrasing '{phrasing}' triggers safety rule '{warning.rule.id}' "
                     "and could never be answered"
                 )
+    for question in out_of_scope:
+        if found := seen.get(matcher.key(question)):
+            raise KnowledgeError(
+                f"out_of_scope.toml: question '{question}' matches the same words as "
+                f"'{found[1]}' of entry '{found[0]}'"
+            )
     for topic in topics:
         if not any(e.topic == topic.id for e in entries):
             raise KnowledgeError(f"{path.name}: topic '{topic.id}': has no entries")

@@ -15,7 +15,11 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+import numpy as np
 from rapidfuzz import fuzz, process
+
+from bot.core import literals
+from bot.core.literals import alternation
 
 # Telegram caps a message at 4096 characters. The safety check reads all of it (a warning sign
 # can come late in a long story); the FAQ match reads the first words, where the question is.
@@ -59,6 +63,7 @@ MAX_SPELLED_WORDS = 300
 PER_ENTRY = 2
 CHARACTERS = fuzz.token_set_ratio
 CHARACTER_CANDIDATES = 10
+OUT_OF_SCOPE_CANDIDATES = 8  # the out-of-scope questions sharing the most words
 
 # Stand-ins in match keys; normalised text never contains "_", so they can't clash with a word.
 _NOT_COVERED = "_notcovered"
@@ -133,32 +138,6 @@ def _fold(text: str) -> str:
     text = _STRAY_DOT.sub(" ", _NOT_WORD.sub(" ", text))
     text = _REPEATS.sub(r"\1\1", text)
     return _SPACES.sub(" ", text).strip()
-
-
-def alternation(phrases: Iterable[str]) -> str:
-    """A regex matching any of `phrases` literally, longest first, as a prefix tree.
-
-    Python's re tries the branches of "ankle|ankles|ache" one by one at every position; as
-    "a(?:che|nkles?)" each shared prefix is read once. Hundreds of synonyms and safety keywords
-    are checked against messages of up to 4096 characters, so this keeps them fast.
-    """
-    trie: dict[str, dict] = {}
-    for phrase in phrases:
-        node = trie
-        for ch in phrase:
-            node = node.setdefault(ch, {})
-        node[""] = {}
-
-    def build(node: dict[str, dict]) -> str:
-        branches = [re.escape(ch) + build(child) for ch, child in sorted(node.items()) if ch]
-        if not branches:
-            return ""
-        body = branches[0] if len(branches) == 1 else f"(?:{'|'.join(branches)})"
-        if "" not in node:
-            return body
-        return f"(?:{body})?" if len(branches) > 1 or len(body) > 1 else f"{body}?"
-
-    return build(trie)
 
 
 @dataclass(frozen=True)
@@ -241,6 +220,11 @@ class SafetyRule:
     together: tuple[tuple[re.Pattern[str], ...], ...] = ()
     examples: tuple[str, ...] = ()
     _any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    # Substrings a match must contain (bot.core.literals): most messages skip most rules.
+    _any_needs: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
+    _together_needs: tuple[tuple[re.Pattern[str] | None, ...], ...] = field(
+        init=False, repr=False, compare=False, default=()
+    )
 
     def __post_init__(self) -> None:
         # One pass over the text instead of one per pattern: a long message costs less.
@@ -248,7 +232,11 @@ class SafetyRule:
         if self.keywords:
             parts.insert(0, rf"\b(?:{alternation(self.keywords)})\b")
         if parts:
-            object.__setattr__(self, "_any", re.compile("|".join(f"(?:{p})" for p in parts)))
+            pattern = re.compile("|".join(f"(?:{p})" for p in parts))
+            object.__setattr__(self, "_any", pattern)
+            object.__setattr__(self, "_any_needs", literals.prefilter(pattern))
+        needs = tuple(tuple(literals.prefilter(p) for p in group) for group in self.together)
+        object.__setattr__(self, "_together_needs", needs)
 
     def vocabulary(self) -> str:
         """Every word the rule's keywords and regexes spell out, for spelling correction."""
@@ -256,8 +244,14 @@ class SafetyRule:
         return " ".join((*self.keywords, *sources))
 
     def matches(self, normalised: str) -> bool:
-        hit = (self._any is not None and self._any.search(normalised) is not None) or any(
-            all(p.search(normalised) for p in group) for group in self.together
+        may = literals.may_match
+        hit = (
+            self._any is not None
+            and may(self._any_needs, normalised)
+            and self._any.search(normalised) is not None
+        ) or any(
+            all(may(n, normalised) for n in needs) and all(p.search(normalised) for p in group)
+            for group, needs in zip(self.together, self._together_needs, strict=True)
         )
         return hit and not any(p.search(normalised) for p in self.unless)
 
@@ -320,6 +314,8 @@ _SUFFIXES = ("ations", "ation", "ments", "ment", "ness", "ions", "ion", "ing", "
 _SUFFIXES += ("ly", "s")
 _UNDOUBLE_AFTER = frozenset({"ing", "ed"})
 _DOUBLED = re.compile(r"([bdgkmnprt])\1$")  # not "ll", "ss", "ff": "rolled", "stuffed"
+# Words the suffix strip would turn into another topic word: "number" is not "numb".
+_UNSTEMMED = {"number": "number", "numbers": "number"}
 
 
 def _strips(word: str, suffix: str) -> bool:
@@ -334,6 +330,8 @@ def stem(word: str) -> str:
     "stiff", "rotate", "measure". Numbers and short words are left alone."""
     if len(word) <= 4 or not word.isalpha():
         return word
+    if word in _UNSTEMMED:
+        return _UNSTEMMED[word]
     if word.endswith("ies"):
         return word[:-3] + "y"
     for suffixes in (_SUFFIXES, _SUFFIXES[:-1]):  # "lowering" -> "lower" -> "low", not past "s"
@@ -354,6 +352,10 @@ class FaqMatcher:
       "structural" decides, "ankle" hardly counts, and a word the knowledge base never uses
       counts against the match;
     - characters: rapidfuzz's token_set_ratio, for word order and near-misses.
+
+    Questions the FAQ does not answer (`out_of_scope`, "how often should I stretch my
+    hamstrings") are scored the same way, each on its own: a question at least as close to one
+    of them as to any entry is out of scope, however many topic words it shares with an entry.
     """
 
     def __init__(
@@ -367,6 +369,7 @@ class FaqMatcher:
         margin: float = MARGIN,
         not_covered: Iterable[str] = (),
         everyday: Iterable[str] = (),
+        out_of_scope: Iterable[str] = (),
     ) -> None:
         self.entries = tuple(entries)
         self.rules = tuple(rules)
@@ -376,21 +379,22 @@ class FaqMatcher:
             {c for c in self.synonyms.canonical_of.values() if " " in c}, key=len, reverse=True
         )
         self._compounds = re.compile(rf"\b(?:{alternation(compounds)})\b") if compounds else None
+        # Every phrasing belongs to a slot: one per entry, then one per out-of-scope question.
         self._keys: list[str] = []
-        self._owner: list[FaqEntry] = []
-        words_of: list[frozenset[str]] = []
-        for entry in self.entries:
+        self._slot_of: list[int] = []
+        for slot, entry in enumerate(self.entries):
             for phrasing in entry.phrasings:
-                key = self._key_of(self.normalise(phrasing))
-                self._keys.append(key)
-                self._owner.append(entry)
-                words_of.append(frozenset(key.split()))
-        used_by: dict[str, set[str]] = {}
-        for owner, words in zip(self._owner, words_of, strict=True):
-            for word in words:
-                used_by.setdefault(word, set()).add(owner.id)
+                self._keys.append(self._key_of(self.normalise(phrasing)))
+                self._slot_of.append(slot)
+        used_by: dict[str, set[int]] = {}
+        for slot, key in zip(self._slot_of, self._keys, strict=True):
+            for word in key.split():
+                used_by.setdefault(word, set()).add(slot)
+        # Weights come from the entries alone: an off-topic question using "stretch" does not
+        # make the word any less telling between entries.
         total = len(self.entries)
-        self._weight = {w: math.log(1 + total / len(ids)) for w, ids in used_by.items()}
+        self._weight = {w: math.log(1 + total / len(slots)) for w, slots in used_by.items()}
+        self._vocabulary = sorted(self._weight)
         rarest = max(self._weight.values(), default=1.0)
         self._unknown = UNKNOWN_WEIGHT * rarest
         self._generic_weight = GENERIC_WEIGHT * rarest
@@ -398,20 +402,32 @@ class FaqMatcher:
         generic = frozenset(stem(w) for w in (*_GENERIC.split(), *everyday))
         self._generic = generic - self._weight.keys()
         self._off_topic = NOT_COVERED_WEIGHT * rarest
-        self._postings: dict[str, list[int]] = {}
-        for index, words in enumerate(words_of):
-            for word in words:
-                self._postings.setdefault(word, []).append(index)
-        self._mass = [sum(self._weight[w] for w in words) for words in words_of]
-        self._used_by = {w: tuple(ids) for w, ids in used_by.items()}
-        self._vocabulary = sorted(self._weight)
         self.not_covered = tuple(not_covered)
         self._not_covered = (
             re.compile(rf"\b(?:{alternation(self.not_covered)})\b") if self.not_covered else None
         )
         self._corrections: dict[str, str] = {}
+        self._phrasings = len(self._keys)
+        self._entry_keys = tuple(self._keys)  # what a typo is looked up in
+        # Out-of-scope questions are keyed as a user's question would be, each its own slot.
+        self.out_of_scope = tuple(out_of_scope)
+        for n, question in enumerate(self.out_of_scope):
+            self._keys.append(self.query_key(self.normalise(question)))
+            self._slot_of.append(total + n)
+            for word in self._keys[-1].split():
+                used_by.setdefault(word, set()).add(total + n)
+        postings: dict[str, list[int]] = {}
+        for index, key in enumerate(self._keys):
+            for word in set(key.split()):
+                postings.setdefault(word, []).append(index)
+        self._postings = {w: np.array(ix, dtype=np.intp) for w, ix in postings.items()}
+        self._mass = np.array([sum(map(self._weight_of, set(k.split()))) for k in self._keys])
+        self._slots = total + len(self.out_of_scope)
+        self._entry_of = np.array(self._slot_of, dtype=np.intp)
+        self._used_by = {w: np.array(sorted(s), dtype=np.intp) for w, s in used_by.items()}
         # Spelling for the safety check: words the rules look for, and every word the FAQ and
-        # its scope use, so that a typo is only read as a warning word when it is closest to one.
+        # its scope use, so that a typo is only read as a warning word when it is closest to one
+        # ("who painted the mona lisa" is not "fainted").
         self._alarm_words = sorted(
             {w for rule in self.rules for w in _WORD.findall(rule.vocabulary())}
         )
@@ -420,6 +436,7 @@ class FaqMatcher:
                 {w for pair in self.synonyms.canonical_of.items() for w in " ".join(pair).split()}
                 | {w for e in self.entries for p in e.phrasings for w in self.normalise(p).split()}
                 | {w for phrase in self.not_covered for w in phrase.split()}
+                | {w for q in self.out_of_scope for w in self.normalise(q).split()}
                 | set(_GENERIC.split())
                 | set(everyday)
             )
@@ -469,7 +486,14 @@ class FaqMatcher:
 
     def ranked(self, text: str, limit: int = MAX_SUGGESTIONS) -> list[tuple[FaqEntry, float]]:
         """Entries by their best-matching phrasing, best first (FAQ only, no safety check)."""
-        return self._ranked(self.query_key(self.normalise(text)), limit)
+        return self._ranked(self._scores(self.query_key(self.normalise(text))), limit)
+
+    def _ranked(self, scores: np.ndarray | None, limit: int) -> list[tuple[FaqEntry, float]]:
+        if scores is None:
+            return []
+        entries = scores[: len(self.entries)]
+        top = [i for i in np.argsort(-entries, kind="stable")[:limit].tolist() if entries[i] >= 0]
+        return [(self.entries[i], float(entries[i])) for i in top]
 
     def _weight_of(self, word: str) -> float:
         if word == _NOT_COVERED:
@@ -478,65 +502,75 @@ class FaqMatcher:
             return self._weight[word]
         return self._generic_weight if word in self._generic else self._unknown
 
-    def _ranked(self, key: str, limit: int) -> list[tuple[FaqEntry, float]]:
+    def _scores(self, key: str) -> np.ndarray | None:
+        """Each slot's best score (entries, then out-of-scope questions); -1 if not scored."""
         words = key.split()
         if not set(words) - QUESTION_WORDS:
-            return []
+            return None
         weights = [self._weight_of(w) for w in words]
         query_mass = sum(weights)
         if query_mass <= 0:
-            return []
+            return None
         known = sum(wt for w, wt in zip(words, weights, strict=True) if w in self._weight)
-        # Word overlap with every phrasing, and with every entry's vocabulary as a whole.
-        shared: dict[int, float] = {}
-        covered: dict[str, float] = {}
+        # Word overlap with every phrasing, and with every entry's vocabulary as a whole: one
+        # numpy add per query word instead of a Python loop over its postings.
+        shared = np.zeros(len(self._keys))
+        covered = np.zeros(self._slots)
         for word, weight in zip(words, weights, strict=True):
-            for index in self._postings.get(word, ()):
-                shared[index] = shared.get(index, 0.0) + weight
-            for entry_id in self._used_by.get(word, ()):
-                covered[entry_id] = covered.get(entry_id, 0.0) + weight
+            if word in self._postings:
+                shared[self._postings[word]] += weight
+                covered[self._used_by[word]] += weight
+        # F1 of recall (shared / query) and precision (shared / phrasing), simplified.
+        by_words = 2 * shared / (query_mass + self._mass)
         # Candidates: each entry's best phrasings by words, and the closest strings by characters
         # (a typo the spelling step missed). Only these get the costlier character score.
-        by_words: dict[int, float] = {}
-        leaders: dict[str, list[tuple[float, int]]] = {}
-        for index, overlap in shared.items():
-            recall, precision = overlap / query_mass, overlap / self._mass[index]
-            by_words[index] = 2 * recall * precision / (recall + precision)
-            leaders.setdefault(self._owner[index].id, []).append((by_words[index], index))
-        candidates = {i for pairs in leaders.values() for _, i in sorted(pairs)[-PER_ENTRY:]}
+        hit = np.flatnonzero(shared)
+        hit, off_topic = np.split(hit, [np.searchsorted(hit, self._phrasings)])
+        order = hit[np.lexsort((hit, by_words[hit], self._entry_of[hit]))]
+        owners = self._entry_of[order]
+        last = np.flatnonzero(np.append(owners[1:] != owners[:-1], True))
+        rank_from_end = last[np.searchsorted(last, np.arange(len(order)))] - np.arange(len(order))
+        candidates = set(order[rank_from_end < PER_ENTRY].tolist())
+        nearest = np.argsort(-by_words[off_topic], kind="stable")[:OUT_OF_SCOPE_CANDIDATES]
+        candidates.update(off_topic[nearest].tolist())
         candidates.update(
             i
             for _, _, i in process.extract(
-                key, self._keys, scorer=fuzz.ratio, processor=None, limit=CHARACTER_CANDIDATES
+                key,
+                self._entry_keys,
+                scorer=fuzz.ratio,
+                processor=None,
+                limit=CHARACTER_CANDIDATES,
             )
         )
-        damping = 100 * (known / query_mass) ** KNOWN_SHARE_POWER
-        ordered = list(candidates)
+        ordered = np.fromiter(candidates, dtype=np.intp, count=len(candidates))
         # One C call for all candidates instead of one Python call each.
         characters = process.cdist(
             [key], [self._keys[i] for i in ordered], scorer=CHARACTERS, processor=None, dtype=float
         )[0]
-        best: dict[str, tuple[FaqEntry, float]] = {}
-        for index, chars in zip(ordered, characters.tolist(), strict=True):
-            entry = self._owner[index]
-            words_score = (1 - ENTRY_SHARE) * by_words.get(index, 0.0) + (
-                ENTRY_SHARE * covered.get(entry.id, 0.0) / query_mass
-            )
-            chars_score = chars / 100
-            score = damping * (WORD_SHARE * words_score + (1 - WORD_SHARE) * chars_score)
-            if entry.id not in best or score > best[entry.id][1]:
-                best[entry.id] = (entry, score)
-        return sorted(best.values(), key=lambda pair: -pair[1])[:limit]
+        entry_index = self._entry_of[ordered]
+        words_score = (1 - ENTRY_SHARE) * by_words[ordered] + (
+            ENTRY_SHARE * covered[entry_index] / query_mass
+        )
+        damping = 100 * (known / query_mass) ** KNOWN_SHARE_POWER
+        scores = damping * (WORD_SHARE * words_score + (1 - WORD_SHARE) * characters / 100)
+        best = np.full(self._slots, -1.0)
+        np.maximum.at(best, entry_index, scores)
+        return best
 
     def match(self, text: str) -> Answer | Suggestions | NoMatch:
         """The FAQ side alone: a confident answer, a close call, or nothing."""
         return self._decide(self.query_key(self.normalise(text)))
 
     def _decide(self, key: str) -> Answer | Suggestions | NoMatch:
-        ranked = self._ranked(key, MAX_SUGGESTIONS)
-        if not ranked or ranked[0][1] < self.close_call:
+        scores = self._scores(key)
+        ranked = self._ranked(scores, MAX_SUGGESTIONS)
+        if scores is None or not ranked or ranked[0][1] < self.close_call:
             return NoMatch()
         top_entry, top = ranked[0]
+        # As close to a question the FAQ does not answer as to any it does: out of scope.
+        if scores[len(self.entries) :].max(initial=-1.0) >= top:
+            return NoMatch()
         runner_up = ranked[1][1] if len(ranked) > 1 else 0.0
         # One topic word ("calf", "when will I see results") scores high wherever it is used,
         # so its best entry must lead by more to be answered outright.

@@ -164,6 +164,10 @@ def test_everyday_words_around_a_question_do_not_hide_it(
         ("burning in my calf for no reason", True),
         ("ruptured my achilles 2 years ago, the tendon is still thick", False),
         ("ruptured my achilles 2 years ago and yesterday heard a pop again", True),
+        ("grinding sound when i circle my foot but nothing hurts", False),
+        ("my foot keeps rolling to the inside during the stretches", False),
+        ("my feet keep turning out when i squat", False),
+        ("my ankle keeps rolling out", True),
     ],
 )
 def test_denied_mild_or_old_is_not_a_warning_unless_something_is_new(
@@ -222,6 +226,52 @@ def test_close_call_and_confidence_follow_the_thresholds() -> None:
     assert answered(matcher, "how do i stretch my shin") == "shin"
     strict = FaqMatcher(entries, confident=101)
     assert isinstance(strict.answer("how do i stretch my shin"), Suggestions)
+
+
+def test_a_question_closest_to_an_out_of_scope_one_is_rejected() -> None:
+    """Topic words alone would answer "how often should I stretch my hamstrings" with the
+    ankle routine; a listed question it resembles more closely turns it away."""
+    entries = [
+        FaqEntry("how-often", "t", "How often", ("how often should i stretch",), "a", "s"),
+        FaqEntry("calf", "t", "Calf", ("how do i stretch my calf",), "a", "s"),
+    ]
+    question = "how often should I stretch my hamstrings"
+    assert answered(FaqMatcher(entries), question) == "how-often"
+    guarded = FaqMatcher(entries, out_of_scope=["how often to stretch hamstrings"])
+    assert answered(guarded, question) == "none"
+    assert answered(guarded, "how often should I stretch") == "how-often"
+    assert [e.id for e, _ in guarded.ranked(question)] == ["how-often", "calf"]
+
+
+def test_out_of_scope_questions_do_not_change_the_weight_of_words() -> None:
+    """They share topic words ("stretch") with entries by design; that must not make those
+    words weigh less between the entries themselves."""
+    entries = [
+        FaqEntry("calf", "t", "Calf", ("how do i stretch my calf",), "a", "s"),
+        FaqEntry("shin", "t", "Shin", ("how do i massage my shin",), "a", "s"),
+    ]
+    plain = FaqMatcher(entries)
+    guarded = FaqMatcher(entries, out_of_scope=[f"stretch my {w}" for w in ("neck", "back")])
+    assert guarded.ranked("stretch calf") == plain.ranked("stretch calf")
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["how are you today", "how do you tie a tie", "how often should I stretch my hamstrings"],
+)
+def test_the_listed_out_of_scope_questions_turn_near_misses_away(
+    matcher: FaqMatcher, question: str
+) -> None:
+    """Each shares a word with a phrasing ("today", "tie", "how often", "stretch") and was
+    answered with that entry before knowledge/out_of_scope.toml."""
+    assert answered(matcher, question) == "none"
+
+
+def test_number_is_not_read_as_numb(matcher: FaqMatcher) -> None:
+    assert matcher.query_key(matcher.normalise("what numbers should I get")).split() == [
+        "what",
+        "number",
+    ]
 
 
 def test_a_telegram_sized_message_is_handled(matcher: FaqMatcher) -> None:
@@ -392,6 +442,19 @@ def broken(tmp_path: Path, file: str, old: str, new: str) -> Path:
             '    "should the exercises hurt",\n    "How do I do ankle circles?",\n',
             "faq.toml: entry 'ankle-circles': phrasing 'how do i do ankle circles' matches the "
             "same words as 'How do I do ankle circles?' of entry 'pain'",
+        ),
+        (
+            "out_of_scope.toml",
+            "questions = [\n",
+            'questions = [\n    "Should the exercises hurt?",\n',
+            "out_of_scope.toml: question 'Should the exercises hurt?' matches the same words as "
+            "'should the exercises hurt' of entry 'pain'",
+        ),
+        (
+            "out_of_scope.toml",
+            "questions = [\n",
+            'questions = [\n    "thank you!",\n    "Thank you",\n',
+            "out_of_scope.toml: question 'Thank you' is listed twice",
         ),
         (
             "everyday_words.toml",
