@@ -8,6 +8,7 @@ entries, rules and synonyms come from `bot.knowledge`, and nothing touches Teleg
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 import unicodedata
@@ -58,12 +59,14 @@ SPELLING = 85.0
 SPELLING_MIN_LENGTH = 6
 # The safety check also reads typos of its own words ("swolen"), in this many first words.
 MAX_SPELLED_WORDS = 300
-# Only these get the (slower) character score, CHARACTERS: each entry's best phrasings by word
-# overlap, and the phrasings closest by plain character ratio (a typo the spelling step missed).
-PER_ENTRY = 2
+# Only these get the (slower) character score, CHARACTERS: the best phrasings by word overlap,
+# the out-of-scope questions sharing the most words, and the phrasings closest by plain
+# character ratio (a typo the spelling step missed). More word candidates change no answer of
+# tests/data/faq_eval.toml; they only cost time.
 CHARACTERS = fuzz.token_set_ratio
+WORD_CANDIDATES = 20
+OUT_OF_SCOPE_CANDIDATES = 8
 CHARACTER_CANDIDATES = 10
-OUT_OF_SCOPE_CANDIDATES = 8  # the out-of-scope questions sharing the most words
 
 # Stand-ins in match keys; normalised text never contains "_", so they can't clash with a word.
 _NOT_COVERED = "_notcovered"
@@ -131,8 +134,11 @@ _WORD = re.compile(r"[a-z]{5,}")  # words of a rule, for the spelling of warning
 
 def _fold(text: str) -> str:
     """Lower case, accents stripped, apostrophes dropped, punctuation to spaces, repeats cut."""
-    text = unicodedata.normalize("NFKD", text[:MAX_MESSAGE_CHARS])
-    text = "".join(ch for ch in text if not unicodedata.combining(ch)).casefold()
+    text = text[:MAX_MESSAGE_CHARS]
+    if not text.isascii():  # most messages are: skip the per-character pass
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = text.casefold()
     text = _POSSESSIVE.sub("", text).translate(_APOSTROPHES)
     text = _NUMBER_UNIT.sub(" ", text)
     text = _STRAY_DOT.sub(" ", _NOT_WORD.sub(" ", text))
@@ -189,7 +195,10 @@ class Urgency(StrEnum):
     @property
     def rank(self) -> int:
         """0 is the most urgent."""
-        return list(Urgency).index(self)
+        return _URGENCY_RANK[self]
+
+
+_URGENCY_RANK = {urgency: n for n, urgency in enumerate(Urgency)}
 
 
 @dataclass(frozen=True)
@@ -325,6 +334,7 @@ def _strips(word: str, suffix: str) -> bool:
     return word.endswith(suffix) and len(word) - len(suffix) >= 3
 
 
+@functools.lru_cache(maxsize=65_536)
 def stem(word: str) -> str:
     """A crude suffix strip, the same on both sides: "stiffness", "rotation", "measured" meet
     "stiff", "rotate", "measure". Numbers and short words are left alone."""
@@ -522,15 +532,15 @@ class FaqMatcher:
                 covered[self._used_by[word]] += weight
         # F1 of recall (shared / query) and precision (shared / phrasing), simplified.
         by_words = 2 * shared / (query_mass + self._mass)
-        # Candidates: each entry's best phrasings by words, and the closest strings by characters
-        # (a typo the spelling step missed). Only these get the costlier character score.
+        # Candidates: the best phrasings by words, the out-of-scope questions sharing the most
+        # words, and the closest strings by characters (a typo the spelling step missed). Only
+        # these get the costlier character score.
         hit = np.flatnonzero(shared)
         hit, off_topic = np.split(hit, [np.searchsorted(hit, self._phrasings)])
-        order = hit[np.lexsort((hit, by_words[hit], self._entry_of[hit]))]
-        owners = self._entry_of[order]
-        last = np.flatnonzero(np.append(owners[1:] != owners[:-1], True))
-        rank_from_end = last[np.searchsorted(last, np.arange(len(order)))] - np.arange(len(order))
-        candidates = set(order[rank_from_end < PER_ENTRY].tolist())
+        entry_share = covered[self._entry_of] / query_mass
+        words_score = (1 - ENTRY_SHARE) * by_words + ENTRY_SHARE * entry_share
+        best_words = np.argsort(-words_score[hit], kind="stable")[:WORD_CANDIDATES]
+        candidates = set(hit[best_words].tolist())
         nearest = np.argsort(-by_words[off_topic], kind="stable")[:OUT_OF_SCOPE_CANDIDATES]
         candidates.update(off_topic[nearest].tolist())
         candidates.update(
@@ -549,11 +559,8 @@ class FaqMatcher:
             [key], [self._keys[i] for i in ordered], scorer=CHARACTERS, processor=None, dtype=float
         )[0]
         entry_index = self._entry_of[ordered]
-        words_score = (1 - ENTRY_SHARE) * by_words[ordered] + (
-            ENTRY_SHARE * covered[entry_index] / query_mass
-        )
         damping = 100 * (known / query_mass) ** KNOWN_SHARE_POWER
-        scores = damping * (WORD_SHARE * words_score + (1 - WORD_SHARE) * characters / 100)
+        scores = damping * (WORD_SHARE * words_score[ordered] + (1 - WORD_SHARE) * characters / 100)
         best = np.full(self._slots, -1.0)
         np.maximum.at(best, entry_index, scores)
         return best

@@ -2,8 +2,9 @@
 
 The safety rules are hundreds of hand-written regexes, and every message is checked against all
 of them, although almost no message is a warning sign. `\\b(red|hot)\\b.{0,30}\\b(swollen|puffy)`
-can only match a text that contains "swollen" or "puffy"; a few substring tests (in C) can rule
-that out before Python's backtracking engine walks every position of the text.
+can only match a text that contains "swollen" or "puffy"; one search for those few literal
+strings (a prefix tree, so each position is read once) rules most texts out before the rule's
+own regex, with its backtracking, walks every position of the text.
 
 The analysis is conservative: `None` means "no test, always search". A regex that `re._parser`
 cannot read is searched as before, so a wrong guess can only cost time, never a missed match.
@@ -12,16 +13,17 @@ cannot read is searched as before, so a wrong guess can only cost time, never a 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
-try:  # CPython 3.11+; private, so everything here degrades to "no test" without it.
-    from re import _constants as sre_constants
-    from re import _parser as sre_parse
-except ImportError:  # pragma: no cover
-    sre_parse = None  # type: ignore[assignment]
+# The parser behind re.compile (Python 3.11+). Private, but tests/core/test_literals.py checks
+# that every rule gives the same verdict with and without these tests.
+from re import _constants as sre_constants
+from re import _parser as sre_parse
+from typing import Any
 
 # A set of factors whose shortest member is shorter than this rules out too little to be worth it.
 MIN_FACTOR = 2
+RARER = 0.3
 # Past this many alternatives a prefix is not expanded further (the test would cost too much).
 MAX_LEADS = 400
 
@@ -29,74 +31,74 @@ Factors = frozenset[str] | None
 
 
 def _best(options: Iterable[Factors]) -> Factors:
-    """The most selective requirement of a sequence: its longest shortest factor."""
-    known = [f for f in options if f]
-    return max(known, key=lambda f: (min(map(len, f)), -len(f)), default=None)
+    """The most selective requirement of a sequence, by a rough chance that a text contains
+    one of its factors (each character making a factor about three times rarer)."""
+    known = [f for f in options if f and "" not in f]
+    return min(known, key=lambda f: sum(RARER ** len(x) for x in f), default=None)
 
 
-def _lead(items: list[tuple[object, object]]) -> frozenset[str]:
-    """Strings one of which every match starts with ("" if nothing is known).
+_ZERO_WIDTH = (sre_constants.AT, sre_constants.ASSERT, sre_constants.ASSERT_NOT)
+_REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)
 
-    A prefix tree of keywords compiles to "a(?:che|nkles?)": its factors alone would be "che"
-    and "nkle", but the matches start with "ache" or "ankle", which rule out far more.
+
+def _lead(items: Sequence[tuple[Any, Any]]) -> tuple[frozenset[str], bool]:
+    """Strings one of which every match starts with, and whether they are the whole match.
+
+    A prefix tree of keywords compiles to "a(?:che|nkles?)", and "(done|did) (it|damage) to"
+    is three groups: read one at a time their factors would be "che" or " to", but every match
+    starts with "ache" or "ankle", "done it to" or "did damage to", which rule out far more.
     """
-    run: list[str] = []
+    leads = frozenset({""})
     for op, value in items:
         if op is sre_constants.LITERAL:
-            run.append(chr(value))  # type: ignore[arg-type]
+            leads = frozenset(lead + chr(value) for lead in leads)
             continue
-        if op is sre_constants.AT:  # zero width
+        if op in _ZERO_WIDTH:
             continue
-        head = "".join(run)
         if op is sre_constants.SUBPATTERN:
-            tails = _lead(list(value[3]))  # type: ignore[index]
+            tails, whole = _lead(value[3])
         elif op is sre_constants.BRANCH:
-            tails = frozenset().union(*(_lead(list(b)) for b in value[1]))  # type: ignore[index]
-        elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and value[0] >= 1:  # type: ignore[index]
-            tails = _lead(list(value[2]))  # type: ignore[index]
+            parts = [_lead(branch) for branch in value[1]]
+            tails = frozenset().union(*(t for t, _ in parts))
+            whole = all(w for _, w in parts)
+        elif op in _REPEATS and value[1] == 1:  # "x?" or "(x)"
+            tails, whole = _lead(value[2])
+            if value[0] == 0:
+                tails |= {""}
+        elif op in _REPEATS and value[0] >= 1:  # "x+": only its first time is known
+            tails, whole = _lead(value[2])[0], False
         else:
-            tails = frozenset({""})
-        if len(tails) > MAX_LEADS:
-            return frozenset({head})
-        return frozenset({head + t for t in tails})
-    return frozenset({"".join(run)})
+            return leads, False
+        if len(leads) * len(tails) > MAX_LEADS:
+            return leads, False
+        leads = frozenset(lead + tail for lead in leads for tail in tails)
+        if not whole:
+            return leads, False
+    return leads, True
 
 
-def _factors(items: list[tuple[object, object]]) -> Factors:
+def _factors(items: Sequence[tuple[Any, Any]]) -> Factors:
     """Strings of which every match of this parsed sequence contains at least one."""
     options: list[Factors] = []
-    run: list[str] = []
-    for op, value in items:
-        if op is sre_constants.LITERAL:
-            run.append(chr(value))  # type: ignore[arg-type]
-            continue
-        if op in (sre_constants.SUBPATTERN, sre_constants.BRANCH):
-            options.append(_lead([(op, value)]))  # prefixed by the run, if any
-            if run:
-                options[-1] = frozenset("".join(run) + lead for lead in options[-1])
-        if run:
-            options.append(frozenset({"".join(run)}))
-            run = []
+    for n, (op, value) in enumerate(items):
+        options.append(_lead(items[n:])[0])  # the part of a match from here on
         if op is sre_constants.SUBPATTERN:
-            options.append(_factors(list(value[3])))  # type: ignore[index]
+            options.append(_factors(value[3]))
         elif op is sre_constants.ATOMIC_GROUP:
-            options.append(_factors(list(value)))  # type: ignore[arg-type]
+            options.append(_factors(value))
         elif op is sre_constants.BRANCH:
-            branches = [_factors(list(b)) for b in value[1]]  # type: ignore[index]
+            branches = [_factors(branch) for branch in value[1]]
             if all(branches):
                 options.append(frozenset().union(*branches))  # type: ignore[arg-type]
-        elif op in (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT) and value[0] >= 1:  # type: ignore[index]
-            options.append(_factors(list(value[2])))  # type: ignore[index]
-        # Anything else (AT, ANY, IN, CATEGORY, lookarounds, optional parts) requires nothing.
-    if run:
-        options.append(frozenset({"".join(run)}))
+        elif op in _REPEATS and value[0] >= 1:
+            options.append(_factors(value[2]))
     return _best(options)
 
 
 def required(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
     """Substrings of which every match of `pattern` contains one, or None if there is no such
     test worth making. Lower case, for text that is already folded."""
-    if sre_parse is None or pattern.flags & (re.IGNORECASE | re.VERBOSE):
+    if pattern.flags & (re.IGNORECASE | re.VERBOSE):
         return None
     try:
         found = _factors(list(sre_parse.parse(pattern.pattern)))
@@ -104,7 +106,8 @@ def required(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
         return None
     if not found or min(map(len, found)) < MIN_FACTOR:
         return None
-    return tuple(sorted(found))
+    # "ankles" contains "ankle": a text with the one has the other.
+    return tuple(sorted(f for f in found if not any(g != f and g in f for g in found)))
 
 
 def prefilter(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
