@@ -483,9 +483,21 @@ def _load_out_of_scope(path: Path) -> tuple[str, ...]:
     return tuple(questions)
 
 
+def _load_asked(path: Path, ids: Collection[str]) -> dict[str, tuple[str, ...]]:
+    asked = load_toml(path).get("asked", {})
+    if not isinstance(asked, dict):
+        raise KnowledgeError(f"{path.name}: [asked] must be a table of entry ids")
+    for entry_id, questions in asked.items():
+        table = _Table(path, f"entry '{entry_id}'", {"questions": questions})
+        if entry_id not in ids:
+            raise table.error("is not an entry of faq.toml")
+        asked[entry_id] = table.strs("questions")
+    return asked
+
+
 def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
-    """Read faq.toml, safety.toml, everyday_words.toml and out_of_scope.toml; raise KnowledgeError
-    naming the file and entry.
+    """Read faq.toml, asked.toml, safety.toml, everyday_words.toml and out_of_scope.toml; raise
+    KnowledgeError naming the file and entry.
 
     Besides the shape of each entry this checks what fuzzy matching cannot survive: two entries
     sharing a phrasing, and a phrasing that a safety rule would always intercept.
@@ -501,6 +513,8 @@ def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
     not_covered = tuple(normalise(t, synonyms) for t in scope.strs("not_covered", allow_empty=True))
     covered_by = re.compile(rf"\b(?:{alternation(not_covered)})\b") if not_covered else None
     ids = {e.id for e in entries}
+    # Questions people asked, matched like the entry's own phrasings.
+    asked = _load_asked(directory / "asked.toml", ids)
     everyday = _load_everyday(directory / "everyday_words.toml")
     out_of_scope = _load_out_of_scope(directory / "out_of_scope.toml")
     matcher = FaqMatcher(
@@ -510,6 +524,7 @@ def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
         not_covered=not_covered,
         everyday=everyday,
         out_of_scope=out_of_scope,
+        asked=asked,
     )
     seen: dict[str, tuple[str, str]] = {}
     for t, entry in zip(entry_tables, entries, strict=True):
@@ -519,23 +534,26 @@ def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
         for exercise in entry.exercises:
             if exercise not in exercise_ids:
                 raise t.error(f"exercises names '{exercise}', which is not in exercises.toml")
-        for phrasing in entry.phrasings:
+        asked_table = _Table(directory / "asked.toml", f"entry '{entry.id}'", {})
+        for phrasing, table in [(p, t) for p in entry.phrasings] + [
+            (p, asked_table) for p in asked.get(entry.id, ())
+        ]:
             # Matching ignores stopwords and word endings: compare what it actually compares.
             key = matcher.key(phrasing)
             if key in seen:
                 other_id, other = seen[key]
                 where = "this entry" if other_id == entry.id else f"entry '{other_id}'"
-                raise t.error(
+                raise table.error(
                     f"phrasing '{phrasing}' matches the same words as '{other}' of {where}"
                 )
             seen[key] = (entry.id, phrasing)
             key = normalise(phrasing, synonyms)
             if covered_by is not None and (found := covered_by.search(key)):
-                raise t.error(
+                raise table.error(
                     f"phrasing '{phrasing}' uses '{found.group(0)}', listed as not covered"
                 )
             if warning := most_urgent(key, rules):
-                raise t.error(
+                raise table.error(
                     f"phrasing '{phrasing}' triggers safety rule '{warning.rule.id}' "
                     "and could never be answered"
                 )

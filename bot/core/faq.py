@@ -113,6 +113,7 @@ _GENERIC = """
     happened seem seemed appear appears become became ask asking asked understand understood
     learn learned remember forget forgot find found bring brought spend spent leave came
     gotta kinda sorta dunno yeah yep nope btw fyi pls plz who whom whose told tells telling
+    lol lmao haha hahaha omg idk bro dude bruh tho
     said says enter entered type typed input send sending submit doctor doctors gp mild hard
     related relation connected connection sign signs
     good great nice fine best better worst cool awesome weird strange odd funny little big
@@ -292,11 +293,14 @@ class WarningSign:
 Result = Answer | Suggestions | NoMatch | WarningSign
 
 
-# "never injured", "no pain", "haven't had any surgery": a warning word that is denied is not
-# a warning sign. Only these words are denied this way: "not able to walk" still is one.
+# "never injured", "no pain", "haven't had any surgery", "does stretching prevent injuries": a
+# warning word that is denied or only feared is not a warning sign. Only these words are
+# denied this way: "not able to walk" still is one.
 _DENIED = re.compile(
-    r"\b(?:never|not|no|without|havent|hasnt|hadnt|didnt|wasnt|werent|isnt|arent)"
+    r"\b(?:(?:never|not|no|zero|without|havent|hasnt|hadnt|didnt|doesnt|dont|wasnt|werent|isnt|"
+    r"arent)"
     r"(?: (?:been|had|have|any|ever|an|a|previous|prior|past|real|major|serious))*"
+    r"|(?:prevent\w*|avoid\w*)(?: (?:the|a|an|any|risk|chance|of|future|getting))*)"
     r" (?:injur\w*|hurt|damag\w*|surger\w*|operat\w*|fractur\w*|broken|sprain\w*|pain|"
     r"painful|swelling|swollen|brace|cast)\b"
 )
@@ -380,6 +384,7 @@ class FaqMatcher:
         not_covered: Iterable[str] = (),
         everyday: Iterable[str] = (),
         out_of_scope: Iterable[str] = (),
+        asked: Mapping[str, Sequence[str]] | None = None,
     ) -> None:
         self.entries = tuple(entries)
         self.rules = tuple(rules)
@@ -392,9 +397,13 @@ class FaqMatcher:
         # Every phrasing belongs to a slot: one per entry, then one per out-of-scope question.
         self._keys: list[str] = []
         self._slot_of: list[int] = []
+        self.asked = {entry_id: tuple(qs) for entry_id, qs in (asked or {}).items()}
         for slot, entry in enumerate(self.entries):
             for phrasing in entry.phrasings:
                 self._keys.append(self._key_of(self.normalise(phrasing)))
+                self._slot_of.append(slot)
+            for question in self.asked.get(entry.id, ()):
+                self._keys.append(self._key_of(self.normalise(question)))
                 self._slot_of.append(slot)
         used_by: dict[str, set[int]] = {}
         for slot, key in zip(self._slot_of, self._keys, strict=True):
