@@ -600,11 +600,12 @@ KNOWN_FALSE_ALARMS = {
 }
 # What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
-# The blind holdout's first and only run (round 6, 2026-12-02): 71/85 top-1, 30/36 rejected,
-# 37/37 warnings, 1 false alarm. Earlier rounds, each on its own fresh set: 73.4/84.6/100
-# (round 3), 85.5/83.9/97.1 (round 4), 92.8/79.5/97.4 (round 5). Floors just below this one,
-# so a regression shows while the targets are open.
-HOLDOUT_FLOORS = {"top1": 0.83, "rejected": 0.83, "recall": 1.0}
+# The blind holdout's first and only run (round 10, 2026-12-02): 96/107 top-1, 37/38 rejected,
+# 36/36 warnings, 1 false alarm. Earlier rounds, each on its own fresh set: 73.4/84.6/100
+# (round 3), 85.5/83.9/97.1 (4), 92.8/79.5/97.4 (5), 83.5/83.3/100 (6), 84.7/86.1/100 (7),
+# 84.8/94.4/100 (8), 90.1/97.2/100 (9). Floors just below this one, so a regression shows while
+# the top-1 target is open.
+HOLDOUT_FLOORS = {"top1": 0.89, "rejected": 0.97, "recall": 1.0}
 
 
 def _holdout(knowledge: Knowledge) -> list[Case]:
@@ -652,8 +653,8 @@ def test_evaluation_set_meets_its_floors(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 3 targets not met on the blind holdout: top-1 0.835, rejection 0.833 "
-    "(warnings 1.0); strict, so meeting them turns this red until the marker goes",
+    reason="issue 3 top-1 target not met on the blind holdout: 0.897 of 0.95 (rejection 0.974 "
+    "and warnings 1.0 meet theirs); strict, so meeting it turns this red until the marker goes",
 )
 def test_holdout_meets_the_product_targets(matcher: FaqMatcher, knowledge: Knowledge) -> None:
     """The blind measurement. Only totals are asserted (a failure shows the counts, not the
