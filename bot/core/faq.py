@@ -60,8 +60,8 @@ SPELLING_MIN_LENGTH = 6
 # The safety check also reads typos of its own words ("swolen"), in this many first words.
 MAX_SPELLED_WORDS = 300
 # Only these get the (slower) character score, CHARACTERS: the best phrasings by word overlap,
-# the out-of-scope questions sharing the most words, and the phrasings closest by plain
-# character ratio (a typo the spelling step missed). More word candidates change no answer of
+# the out-of-scope questions sharing the most words, and the curated phrasings closest by plain
+# character ratio (a typo the spelling step missed; asked questions are too long for that). More word candidates change no answer of
 # tests/data/faq_eval.toml; they only cost time.
 CHARACTERS = fuzz.token_set_ratio
 WORD_CANDIDATES = 20
@@ -398,8 +398,10 @@ class FaqMatcher:
         self._keys: list[str] = []
         self._slot_of: list[int] = []
         self.asked = {entry_id: tuple(qs) for entry_id, qs in (asked or {}).items()}
+        typo_index: list[int] = []  # the curated phrasings, where a typo is looked up
         for slot, entry in enumerate(self.entries):
             for phrasing in entry.phrasings:
+                typo_index.append(len(self._keys))
                 self._keys.append(self._key_of(self.normalise(phrasing)))
                 self._slot_of.append(slot)
             for question in self.asked.get(entry.id, ()):
@@ -427,7 +429,8 @@ class FaqMatcher:
         )
         self._corrections: dict[str, str] = {}
         self._phrasings = len(self._keys)
-        self._entry_keys = tuple(self._keys)  # what a typo is looked up in
+        self._typo_index = typo_index
+        self._typo_keys = [self._keys[i] for i in typo_index]
         # Out-of-scope questions are keyed as a user's question would be, each its own slot.
         self.out_of_scope = tuple(out_of_scope)
         for n, question in enumerate(self.out_of_scope):
@@ -553,10 +556,10 @@ class FaqMatcher:
         nearest = np.argsort(-by_words[off_topic], kind="stable")[:OUT_OF_SCOPE_CANDIDATES]
         candidates.update(off_topic[nearest].tolist())
         candidates.update(
-            i
+            self._typo_index[i]
             for _, _, i in process.extract(
                 key,
-                self._entry_keys,
+                self._typo_keys,
                 scorer=fuzz.ratio,
                 processor=None,
                 limit=CHARACTER_CANDIDATES,
