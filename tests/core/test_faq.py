@@ -325,6 +325,10 @@ def test_safety_wins_over_a_matching_faq_question(matcher: FaqMatcher) -> None:
         ("my foot's gone a strange blue colour", "circulation"),
         ("I can't push through my toes since the match", "achilles-rupture"),
         ("my heel hurts when I walk", "injury-or-symptom"),
+        (
+            "my ankle has been sore for a week since a long hike, fine to stretch it?",
+            "injury-or-symptom",
+        ),
     ],
 )
 def test_warning_signs_get_the_rule_that_fits(matcher: FaqMatcher, message: str, rule: str) -> None:
