@@ -302,7 +302,8 @@ _DENIED = re.compile(
     r"(?: (?:been|had|have|any|ever|an|a|previous|prior|past|real|major|serious))*"
     r"|(?:prevent\w*|avoid\w*)(?: (?:the|a|an|any|risk|chance|of|future|getting))*)"
     r" (?:injur\w*|hurt|damag\w*|surger\w*|operat\w*|fractur\w*|broken|sprain\w*|pain|"
-    r"painful|swelling|swollen|brace|cast)\b"
+    r"painful|swelling|swollen|brace|cast|tingl\w*|numb\w*|pins and needles)"
+    r"(?: (?:or|and|nor) (?:tingl\w*|numb\w*|pins and needles|pain|swelling))*\b"
 )
 
 

@@ -586,13 +586,14 @@ def test_load_faq_alone_reads_both_files(knowledge: Knowledge) -> None:
 # ----------------------------------------------------------------------------- evaluation floors
 
 # Measured with `bench/faq_bench.py --tune-only`, minus a small margin. Tune (all of
-# faq_eval.toml, which holds the spent holdouts of rounds 2-8): 1088/1103 top-1, 257/272
-# rejected, 754/754 warnings. Former holdout (its was_holdout cases): 565/565 top-1, 196/211
-# rejected, 281/281 warnings. Their in-scope questions are in knowledge/asked.toml now, so their
-# top-1 only checks that nothing broke; the blind holdout below is the measure.
+# faq_eval.toml: the spent holdouts of rounds 2-12 and the safety stress set, whose 60 benign
+# look-alikes are the hardest in-scope questions in it): 1490/1540 top-1, 393/396 rejected,
+# 1043/1043 warnings. Former holdout (its was_holdout cases): 939/942 top-1, 332/335 rejected,
+# 430/430 warnings. Their questions are in knowledge/asked.toml and out_of_scope.toml now, so
+# these only check that nothing broke; the blind holdout below is the measure.
 FLOORS = {
-    "tune": {"top1": 0.98, "rejected": 0.94, "recall": 1.0},
-    "former holdout": {"top1": 0.99, "rejected": 0.92, "recall": 1.0},
+    "tune": {"top1": 0.96, "rejected": 0.98, "recall": 1.0},
+    "former holdout": {"top1": 0.99, "rejected": 0.98, "recall": 1.0},
 }
 # Questions that are not warning signs but mention a warning word in a way the rules cannot
 # tell apart from one; a clinician's advice is the cautious mistake. Any other false alarm fails.
@@ -602,6 +603,17 @@ KNOWN_FALSE_ALARMS = {
     "my bunion kills in heels, surgery or toe spacers?",  # surgery, without saying when
     # a calf "like concrete" is how the clinical notes describe a compartment syndrome
     "How many sets of the heels hanging off a step stretch? Cyclist, calves like concrete",
+    # symptom words taken at their word (the safety stress set at the end of faq_eval.toml)
+    "Mild discomfort at the end of the band lunge, more of a stretch than a pain, gone as soon "
+    "as I stop. How much is too much?",
+    "My calves feel warm and a bit shaky near the end of a session, no pain at all. Should the "
+    "exercises hurt?",
+    "The ball on my Achilles feels a bit tender, like pressing on a tight muscle, fine "
+    "afterwards. How long should I rock it?",
+    "During traction my whole leg feels floppy and stretched, quite pleasant actually. How many "
+    "times should we do it?",
+    "Walking on my heels makes my shins ache after a minute, like a muscle burn. Is that "
+    "dorsiflexion or the other one?",
 }
 # What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
