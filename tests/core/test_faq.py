@@ -317,6 +317,10 @@ def test_safety_wins_over_a_matching_faq_question(matcher: FaqMatcher) -> None:
         ("the stretch hurts about 7/10", "pain"),
         ("no improvement after 6 months of stretching", "no-progress"),
         ("since early September I've done them most days, still zero change", "no-progress"),
+        (
+            "did the routine all through the winter, wall test hasn't moved, it's spring now",
+            "no-progress",
+        ),
         ("I've been stretching for a year and it's still tight", "no-progress"),
         ("the ankle pain wakes me up at night", "no-progress"),
         ("I hurt my ankle playing football on Saturday", "recent-injury"),
