@@ -168,6 +168,8 @@ def test_everyday_words_around_a_question_do_not_hide_it(
         ("my foot keeps rolling to the inside during the stretches", False),
         ("my feet keep turning out when i squat", False),
         ("my ankle keeps rolling out", True),
+        ("how tight should my ski boot buckles be", False),
+        ("for the nerve flossing does my leg have to be dead straight", False),
     ],
 )
 def test_denied_mild_or_old_is_not_a_warning_unless_something_is_new(
@@ -321,6 +323,8 @@ def test_safety_wins_over_a_matching_faq_question(matcher: FaqMatcher) -> None:
             "did the routine all through the winter, wall test hasn't moved, it's spring now",
             "no-progress",
         ),
+        ("stuck at 7cm since before the summer holidays despite doing everything", "no-progress"),
+        ("still in a boot after my fracture", "recent-injury"),
         ("I've been stretching for a year and it's still tight", "no-progress"),
         ("the ankle pain wakes me up at night", "no-progress"),
         ("I hurt my ankle playing football on Saturday", "recent-injury"),
