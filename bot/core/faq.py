@@ -61,8 +61,8 @@ SPELLING_MIN_LENGTH = 6
 MAX_SPELLED_WORDS = 300
 # Only these get the (slower) character score, CHARACTERS: the best phrasings by word overlap,
 # the out-of-scope questions sharing the most words, and the curated phrasings closest by plain
-# character ratio (a typo the spelling step missed; asked questions are too long for that). More word candidates change no answer of
-# tests/data/faq_eval.toml; they only cost time.
+# character ratio (a typo the spelling step missed; asked questions are too long for that).
+# More word candidates change no answer of tests/data/faq_eval.toml; they only cost time.
 CHARACTERS = fuzz.token_set_ratio
 WORD_CANDIDATES = 20
 OUT_OF_SCOPE_CANDIDATES = 8
