@@ -56,17 +56,17 @@ def _lead(items: Sequence[tuple[Any, Any]]) -> tuple[frozenset[str], bool]:
         if op in _ZERO_WIDTH:
             continue
         if op is sre_constants.SUBPATTERN:
-            tails, whole = _lead(value[3])
+            tails, whole = _lead_of(value[3])
         elif op is sre_constants.BRANCH:
-            parts = [_lead(branch) for branch in value[1]]
+            parts = [_lead_of(branch) for branch in value[1]]
             tails = frozenset().union(*(t for t, _ in parts))
             whole = all(w for _, w in parts)
         elif op in _REPEATS and value[1] == 1:  # "x?" or "(x)"
-            tails, whole = _lead(value[2])
+            tails, whole = _lead_of(value[2])
             if value[0] == 0:
                 tails |= {""}
         elif op in _REPEATS and value[0] >= 1:  # "x+": only its first time is known
-            tails, whole = _lead(value[2])[0], False
+            tails, whole = _lead_of(value[2])[0], False
         else:
             return leads, False
         if len(leads) * len(tails) > MAX_LEADS:
@@ -77,11 +77,26 @@ def _lead(items: Sequence[tuple[Any, Any]]) -> tuple[frozenset[str], bool]:
     return leads, True
 
 
+# Leads of the groups of the pattern being read, by identity: a group is read once, not once
+# for every position before it (required() clears it).
+_leads: dict[int, tuple[frozenset[str], bool]] = {}
+
+
+def _lead_of(group: Sequence[tuple[Any, Any]]) -> tuple[frozenset[str], bool]:
+    if id(group) not in _leads:
+        _leads[id(group)] = _lead(group)
+    return _leads[id(group)]
+
+
 def _factors(items: Sequence[tuple[Any, Any]]) -> Factors:
     """Strings of which every match of this parsed sequence contains at least one."""
     options: list[Factors] = []
+    previous = None
     for n, (op, value) in enumerate(items):
-        options.append(_lead(items[n:])[0])  # the part of a match from here on
+        # The part of a match from here on; inside a run of letters the run's start says more.
+        if not (op is sre_constants.LITERAL and previous is sre_constants.LITERAL):
+            options.append(_lead(items[n:])[0])
+        previous = op
         if op is sre_constants.SUBPATTERN:
             options.append(_factors(value[3]))
         elif op is sre_constants.ATOMIC_GROUP:
@@ -101,13 +116,27 @@ def required(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
     if pattern.flags & (re.IGNORECASE | re.VERBOSE):
         return None
     try:
-        found = _factors(list(sre_parse.parse(pattern.pattern)))
+        parsed = sre_parse.parse(pattern.pattern)  # alive while _leads holds its ids
+        found = _factors(list(parsed))
     except (re.error, RecursionError):  # it compiled, but be safe: no test, just search
         return None
+    finally:
+        _leads.clear()
     if not found or min(map(len, found)) < MIN_FACTOR:
         return None
     # "ankles" contains "ankle": a text with the one has the other.
-    return tuple(sorted(f for f in found if not any(g != f and g in f for g in found)))
+    shortest = min(map(len, found))
+    return tuple(
+        sorted(
+            f
+            for f in found
+            if not any(
+                f[i:j] in found
+                for i in range(len(f))
+                for j in range(i + shortest, len(f) + (i > 0))
+            )
+        )
+    )
 
 
 def prefilter(pattern: re.Pattern[str]) -> re.Pattern[str] | None:
