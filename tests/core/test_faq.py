@@ -324,6 +324,7 @@ def test_safety_wins_over_a_matching_faq_question(matcher: FaqMatcher) -> None:
             "no-progress",
         ),
         ("stuck at 7cm since before the summer holidays despite doing everything", "no-progress"),
+        ("doing the stretches since I started my new job and nothing has shifted", "no-progress"),
         ("still in a boot after my fracture", "recent-injury"),
         ("I've been stretching for a year and it's still tight", "no-progress"),
         ("the ankle pain wakes me up at night", "no-progress"),
