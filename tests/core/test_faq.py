@@ -626,13 +626,13 @@ KNOWN_FALSE_ALARMS = {
 }
 # What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
-# The blind holdout's one run (round 14, 2026-12-02): 105/107 top-1, 37/38 rejected, 41/42
-# warnings (the missed one fixed at once: 42/42 since), 1 false alarm. Earlier rounds, each on its
-# own fresh set: 73.4/84.6/100 (round 3), 85.5/83.9/97.1 (4), 92.8/79.5/97.4 (5), 83.5/83.3/100
-# (6), 84.7/86.1/100 (7), 84.8/94.4/100 (8), 90.1/97.2/100 (9), 89.7/97.4/100 (10, partly in
-# other languages), 96.2/94.7/97.4 (11), 100/94.7/97.4 (12), 94.4/97.4/97.4 (13). Floors just
-# below today's figures on it, so a regression shows.
-HOLDOUT_FLOORS = {"top1": 0.97, "rejected": 0.97, "recall": 1.0}
+# The blind holdout's one run (round 15, 2026-12-02): 106/109 top-1, 35/38 rejected, 40/40
+# warnings, 3 false alarms; nothing tuned on it since. Earlier rounds, each on its own fresh set:
+# 73.4/84.6/100 (round 3), 85.5/83.9/97.1 (4), 92.8/79.5/97.4 (5), 83.5/83.3/100 (6),
+# 84.7/86.1/100 (7), 84.8/94.4/100 (8), 90.1/97.2/100 (9), 89.7/97.4/100 (10, partly in other
+# languages), 96.2/94.7/97.4 (11), 100/94.7/97.4 (12), 94.4/97.4/97.4 (13), 98.1/97.4/97.6 (14).
+# Floors just below its figures, so a regression shows.
+HOLDOUT_FLOORS = {"top1": 0.97, "rejected": 0.92, "recall": 1.0}
 
 
 def _holdout(knowledge: Knowledge) -> list[Case]:
@@ -679,9 +679,8 @@ def test_evaluation_set_meets_its_floors(
 
 
 def test_holdout_meets_the_product_targets(matcher: FaqMatcher, knowledge: Knowledge) -> None:
-    """Only totals are asserted (a failure shows the counts, not the cases). Blind, round 14 met
-    the top-1 and rejection targets but caught 41 of 42 warning signs; recall holds since the
-    missed one was fixed, which is not the same as a blind 100%: see faq_holdout.toml."""
+    """Only totals are asserted (a failure shows the counts, not the cases). Round 15 met all
+    three blind; rounds 11-14 had each missed one warning sign (see faq_eval.toml's history)."""
     s = score(matcher.answer, _holdout(knowledge))
     assert s.top1_rate >= TARGETS["top1"], s
     assert s.rejection_rate >= TARGETS["rejected"], s
