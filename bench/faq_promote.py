@@ -71,7 +71,6 @@ def promote_questions(
     seen = {matcher.key(p) for e in faq.entries for p in e.phrasings}
     seen |= {matcher.key(q) for questions in asked.values() for q in questions}
     listed = {matcher.normalise(q) for q in off_topic}
-    covered = re.compile(rf"\b(?:{'|'.join(map(re.escape, faq.not_covered))})\b")
     added = [0, 0]
     for case in load_cases(cases_path):
         question = " ".join(case.q.split())
@@ -84,7 +83,7 @@ def promote_questions(
                 off_topic.append(question)
                 added[1] += 1
             continue
-        if most_urgent(normalised, faq.rules) or (faq.not_covered and covered.search(normalised)):
+        if most_urgent(normalised, faq.rules) or matcher.off_topic_term(normalised):
             continue
         seen.add(key)
         asked.setdefault(case.expect, []).append(question)

@@ -511,7 +511,6 @@ def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
     rules = _load_rules(directory / "safety.toml", synonyms)
     scope = _Table(path, "[scope]", data.get("scope") or {})
     not_covered = tuple(normalise(t, synonyms) for t in scope.strs("not_covered", allow_empty=True))
-    covered_by = re.compile(rf"\b(?:{alternation(not_covered)})\b") if not_covered else None
     ids = {e.id for e in entries}
     # Questions people asked, matched like the entry's own phrasings.
     asked = _load_asked(directory / "asked.toml", ids)
@@ -548,10 +547,8 @@ def load_faq(directory: Path, exercise_ids: Collection[str]) -> FaqBase:
                 )
             seen[key] = (entry.id, phrasing)
             key = normalise(phrasing, synonyms)
-            if covered_by is not None and (found := covered_by.search(key)):
-                raise table.error(
-                    f"phrasing '{phrasing}' uses '{found.group(0)}', listed as not covered"
-                )
+            if term := matcher.off_topic_term(key):
+                raise table.error(f"phrasing '{phrasing}' uses '{term}', listed as not covered")
             if warning := most_urgent(key, rules):
                 raise table.error(
                     f"phrasing '{phrasing}' triggers safety rule '{warning.rule.id}' "

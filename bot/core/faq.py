@@ -397,19 +397,19 @@ class FaqMatcher:
         self._compounds = re.compile(rf"\b(?:{alternation(compounds)})\b") if compounds else None
         # Every phrasing belongs to a slot: one per entry, then one per out-of-scope question.
         self._keys: list[str] = []
-        self._slot_of: list[int] = []
+        slot_of: list[int] = []
         self.asked = {entry_id: tuple(qs) for entry_id, qs in (asked or {}).items()}
         typo_index: list[int] = []  # the curated phrasings, where a typo is looked up
         for slot, entry in enumerate(self.entries):
             for phrasing in entry.phrasings:
                 typo_index.append(len(self._keys))
                 self._keys.append(self._key_of(self.normalise(phrasing)))
-                self._slot_of.append(slot)
+                slot_of.append(slot)
             for question in self.asked.get(entry.id, ()):
                 self._keys.append(self._key_of(self.normalise(question)))
-                self._slot_of.append(slot)
+                slot_of.append(slot)
         used_by: dict[str, set[int]] = {}
-        for slot, key in zip(self._slot_of, self._keys, strict=True):
+        for slot, key in zip(slot_of, self._keys, strict=True):
             for word in key.split():
                 used_by.setdefault(word, set()).add(slot)
         # Weights come from the entries alone: an off-topic question using "stretch" does not
@@ -429,14 +429,14 @@ class FaqMatcher:
             re.compile(rf"\b(?:{alternation(self.not_covered)})\b") if self.not_covered else None
         )
         self._corrections: dict[str, str] = {}
-        self._phrasings = len(self._keys)
+        self._answerable = len(self._keys)  # keys before this one belong to entries
         self._typo_index = typo_index
         self._typo_keys = [self._keys[i] for i in typo_index]
         # Out-of-scope questions are keyed as a user's question would be, each its own slot.
         self.out_of_scope = tuple(out_of_scope)
         for n, question in enumerate(self.out_of_scope):
             self._keys.append(self.query_key(self.normalise(question)))
-            self._slot_of.append(total + n)
+            slot_of.append(total + n)
             for word in self._keys[-1].split():
                 used_by.setdefault(word, set()).add(total + n)
         postings: dict[str, list[int]] = {}
@@ -446,7 +446,7 @@ class FaqMatcher:
         self._postings = {w: np.array(ix, dtype=np.intp) for w, ix in postings.items()}
         self._mass = np.array([sum(map(self._weight_of, set(k.split()))) for k in self._keys])
         self._slots = total + len(self.out_of_scope)
-        self._entry_of = np.array(self._slot_of, dtype=np.intp)
+        self._slot_of = np.array(slot_of, dtype=np.intp)  # of each key
         self._used_by = {w: np.array(sorted(s), dtype=np.intp) for w, s in used_by.items()}
         # Spelling for the safety check: words the rules look for, and every word the FAQ and
         # its scope use, so that a typo is only read as a warning word when it is closest to one
@@ -470,6 +470,11 @@ class FaqMatcher:
 
     def normalise(self, text: str) -> str:
         return normalise(text, self.synonyms)
+
+    def off_topic_term(self, normalised: str) -> str | None:
+        """The first term listed as not covered ("plantar fasciitis") that the text names."""
+        found = self._not_covered.search(normalised) if self._not_covered is not None else None
+        return found.group(0) if found else None
 
     def key(self, text: str) -> str:
         """What a phrasing is matched as: two phrasings with one key are the same question."""
@@ -549,8 +554,8 @@ class FaqMatcher:
         # words, and the closest strings by characters (a typo the spelling step missed). Only
         # these get the costlier character score.
         hit = np.flatnonzero(shared)
-        hit, off_topic = np.split(hit, [np.searchsorted(hit, self._phrasings)])
-        entry_share = covered[self._entry_of] / query_mass
+        hit, off_topic = np.split(hit, [np.searchsorted(hit, self._answerable)])
+        entry_share = covered[self._slot_of] / query_mass
         words_score = (1 - ENTRY_SHARE) * by_words + ENTRY_SHARE * entry_share
         best_words = np.argsort(-words_score[hit], kind="stable")[:WORD_CANDIDATES]
         candidates = set(hit[best_words].tolist())
@@ -571,11 +576,11 @@ class FaqMatcher:
         characters = process.cdist(
             [key], [self._keys[i] for i in ordered], scorer=CHARACTERS, processor=None, dtype=float
         )[0]
-        entry_index = self._entry_of[ordered]
+        slots = self._slot_of[ordered]
         damping = 100 * (known / query_mass) ** KNOWN_SHARE_POWER
         scores = damping * (WORD_SHARE * words_score[ordered] + (1 - WORD_SHARE) * characters / 100)
         best = np.full(self._slots, -1.0)
-        np.maximum.at(best, entry_index, scores)
+        np.maximum.at(best, slots, scores)
         return best
 
     def match(self, text: str) -> Answer | Suggestions | NoMatch:

@@ -41,73 +41,74 @@ _ZERO_WIDTH = (sre_constants.AT, sre_constants.ASSERT, sre_constants.ASSERT_NOT)
 _REPEATS = (sre_constants.MAX_REPEAT, sre_constants.MIN_REPEAT)
 
 
-def _lead(items: Sequence[tuple[Any, Any]]) -> tuple[frozenset[str], bool]:
-    """Strings one of which every match starts with, and whether they are the whole match.
+class _Reader:
+    """Reads one parsed pattern; each group's leads are worked out once, not once for every
+    position before it."""
 
-    A prefix tree of keywords compiles to "a(?:che|nkles?)", and "(done|did) (it|damage) to"
-    is three groups: read one at a time their factors would be "che" or " to", but every match
-    starts with "ache" or "ankle", "done it to" or "did damage to", which rule out far more.
-    """
-    leads = frozenset({""})
-    for op, value in items:
-        if op is sre_constants.LITERAL:
-            leads = frozenset(lead + chr(value) for lead in leads)
-            continue
-        if op in _ZERO_WIDTH:
-            continue
-        if op is sre_constants.SUBPATTERN:
-            tails, whole = _lead_of(value[3])
-        elif op is sre_constants.BRANCH:
-            parts = [_lead_of(branch) for branch in value[1]]
-            tails = frozenset().union(*(t for t, _ in parts))
-            whole = all(w for _, w in parts)
-        elif op in _REPEATS and value[1] == 1:  # "x?" or "(x)"
-            tails, whole = _lead_of(value[2])
-            if value[0] == 0:
-                tails |= {""}
-        elif op in _REPEATS and value[0] >= 1:  # "x+": only its first time is known
-            tails, whole = _lead_of(value[2])[0], False
-        else:
-            return leads, False
-        if len(leads) * len(tails) > MAX_LEADS:
-            return leads, False
-        leads = frozenset(lead + tail for lead in leads for tail in tails)
-        if not whole:
-            return leads, False
-    return leads, True
+    def __init__(self) -> None:
+        self._leads: dict[int, tuple[frozenset[str], bool]] = {}  # by the group's identity
 
+    def lead(self, items: Sequence[tuple[Any, Any]]) -> tuple[frozenset[str], bool]:
+        """Strings one of which every match starts with, and whether they are the whole match.
 
-# Leads of the groups of the pattern being read, by identity: a group is read once, not once
-# for every position before it (required() clears it).
-_leads: dict[int, tuple[frozenset[str], bool]] = {}
+        A prefix tree of keywords compiles to "a(?:che|nkles?)", and "(done|did) (it|damage)
+        to" is three groups: read one at a time their factors would be "che" or " to", but
+        every match starts with "ache" or "ankle", "done it to" or "did damage to", which rule
+        out far more.
+        """
+        leads = frozenset({""})
+        for op, value in items:
+            if op is sre_constants.LITERAL:
+                leads = frozenset(lead + chr(value) for lead in leads)
+                continue
+            if op in _ZERO_WIDTH:
+                continue
+            if op is sre_constants.SUBPATTERN:
+                tails, whole = self._group(value[3])
+            elif op is sre_constants.BRANCH:
+                parts = [self._group(branch) for branch in value[1]]
+                tails = frozenset().union(*(t for t, _ in parts))
+                whole = all(w for _, w in parts)
+            elif op in _REPEATS and value[1] == 1:  # "x?" or "(x)"
+                tails, whole = self._group(value[2])
+                if value[0] == 0:
+                    tails |= {""}
+            elif op in _REPEATS and value[0] >= 1:  # "x+": only its first time is known
+                tails, whole = self._group(value[2])[0], False
+            else:
+                return leads, False
+            if len(leads) * len(tails) > MAX_LEADS:
+                return leads, False
+            leads = frozenset(lead + tail for lead in leads for tail in tails)
+            if not whole:
+                return leads, False
+        return leads, True
 
+    def _group(self, group: Sequence[tuple[Any, Any]]) -> tuple[frozenset[str], bool]:
+        if id(group) not in self._leads:  # the parsed pattern outlives the reader
+            self._leads[id(group)] = self.lead(group)
+        return self._leads[id(group)]
 
-def _lead_of(group: Sequence[tuple[Any, Any]]) -> tuple[frozenset[str], bool]:
-    if id(group) not in _leads:
-        _leads[id(group)] = _lead(group)
-    return _leads[id(group)]
-
-
-def _factors(items: Sequence[tuple[Any, Any]]) -> Factors:
-    """Strings of which every match of this parsed sequence contains at least one."""
-    options: list[Factors] = []
-    previous = None
-    for n, (op, value) in enumerate(items):
-        # The part of a match from here on; inside a run of letters the run's start says more.
-        if not (op is sre_constants.LITERAL and previous is sre_constants.LITERAL):
-            options.append(_lead(items[n:])[0])
-        previous = op
-        if op is sre_constants.SUBPATTERN:
-            options.append(_factors(value[3]))
-        elif op is sre_constants.ATOMIC_GROUP:
-            options.append(_factors(value))
-        elif op is sre_constants.BRANCH:
-            branches = [_factors(branch) for branch in value[1]]
-            if all(branches):
-                options.append(frozenset().union(*branches))  # type: ignore[arg-type]
-        elif op in _REPEATS and value[0] >= 1:
-            options.append(_factors(value[2]))
-    return _best(options)
+    def factors(self, items: Sequence[tuple[Any, Any]]) -> Factors:
+        """Strings of which every match of this parsed sequence contains at least one."""
+        options: list[Factors] = []
+        previous = None
+        for n, (op, value) in enumerate(items):
+            # The match from here on; inside a run of letters the run's start says more.
+            if not (op is sre_constants.LITERAL and previous is sre_constants.LITERAL):
+                options.append(self.lead(items[n:])[0])
+            previous = op
+            if op is sre_constants.SUBPATTERN:
+                options.append(self.factors(value[3]))
+            elif op is sre_constants.ATOMIC_GROUP:
+                options.append(self.factors(value))
+            elif op is sre_constants.BRANCH:
+                branches = [self.factors(branch) for branch in value[1]]
+                if all(branches):
+                    options.append(frozenset().union(*branches))  # type: ignore[arg-type]
+            elif op in _REPEATS and value[0] >= 1:
+                options.append(self.factors(value[2]))
+        return _best(options)
 
 
 def required(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
@@ -116,12 +117,10 @@ def required(pattern: re.Pattern[str]) -> tuple[str, ...] | None:
     if pattern.flags & (re.IGNORECASE | re.VERBOSE):
         return None
     try:
-        parsed = sre_parse.parse(pattern.pattern)  # alive while _leads holds its ids
-        found = _factors(list(parsed))
+        parsed = sre_parse.parse(pattern.pattern)
+        found = _Reader().factors(list(parsed))
     except (re.error, RecursionError):  # it compiled, but be safe: no test, just search
         return None
-    finally:
-        _leads.clear()
     if not found or min(map(len, found)) < MIN_FACTOR:
         return None
     # "ankles" contains "ankle": a text with the one has the other.
