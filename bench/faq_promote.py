@@ -38,6 +38,7 @@ def retire_cases(round_name: str, holdout: Path = HOLDOUT_FILE, tune: Path = EVA
     """Append the holdout's cases to the tune file, in their own words; the number added."""
     known = {c.q.strip().casefold() for c in load_cases(tune)}
     text = holdout.read_text("utf-8")
+    asked_on = tomllib.loads(text).get("asked_on")
     header = text[: _CASE.search(text).start()] if _CASE.search(text) else ""
     blocks = [b.strip() for b in _CASE.split(text)[1:]]
     kept = []
@@ -46,7 +47,10 @@ def retire_cases(round_name: str, holdout: Path = HOLDOUT_FILE, tune: Path = EVA
         if question.strip().casefold() in known:
             continue
         known.add(question.strip().casefold())
-        kept.append(block.replace('split = "holdout"', 'split = "tune"\nwas_holdout = true'))
+        block = block.replace('split = "holdout"', 'split = "tune"\nwas_holdout = true')
+        if asked_on is not None and not re.search(r"^asked_on\b", block, re.MULTILINE):
+            block += f"\nasked_on = {asked_on}"  # the tune file's own date is another day
+        kept.append(block)
     notes = "".join(f"# {line.lstrip('# ')}".rstrip() + "\n" for line in header.splitlines())
     section = f"\n# {'-' * 64} {round_name} holdout (spent)\n{notes}\n"
     section += "\n".join(f"[[case]]\n{block}\n" for block in kept)

@@ -1042,12 +1042,15 @@ class FakeUser:
     def __repr__(self) -> str:
         return f"FakeUser(user_id={self.user_id}, chat_id={self.chat_id})"
 
-    def send(self, text: str, *, reply_to: int | None = None) -> int:
-        """A text message; commands get bot_command entities like Telegram adds them."""
+    def send(self, text: str, *, reply_to: int | None = None, sent_at: int | None = None) -> int:
+        """A text message; commands get bot_command entities like Telegram adds them.
+        `sent_at` (Unix time) backdates it, as a message delivered late would be."""
         body: dict[str, Any] = {"text": text}
         entities = _command_entities(text)
         if entities:
             body["entities"] = entities
+        if sent_at is not None:
+            body["date"] = sent_at
         return self._fake._user_message(self, body, reply_to=reply_to)
 
     def press(self, message: Message | int, button: str | int) -> int:

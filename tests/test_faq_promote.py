@@ -9,6 +9,7 @@ from bench.faq_bench import load_cases
 from bench.faq_promote import promote_questions, retire_cases
 
 HOLDOUT = """# Blind holdout (round 99). Run once: 50% top-1.
+asked_on = 2027-01-15
 
 [[case]]
 q = "how often do i do the ankle thing, every single day??"
@@ -55,9 +56,14 @@ def test_questions_join_the_knowledge_once(tmp_path: Path) -> None:
 def test_cases_join_the_tune_set_as_former_holdout(tmp_path: Path) -> None:
     holdout, tune = tmp_path / "faq_holdout.toml", tmp_path / "faq_eval.toml"
     holdout.write_text(HOLDOUT, "utf-8")
-    tune.write_text('[[case]]\nq = "best pizza near me"\nexpect = "none"\nsplit = "tune"\n')
+    tune.write_text(
+        'asked_on = 2026-12-02\n[[case]]\nq = "best pizza near me"\nexpect = "none"\n'
+        'split = "tune"\n'
+    )
     assert retire_cases("round 99", holdout, tune) == 3  # the pizza question is there already
     cases = load_cases(tune)
     assert [c.was_holdout for c in cases] == [False, True, True, True]
+    # each keeps the day it was written, not the tune file's
+    assert [str(c.asked_on) for c in cases] == ["2026-12-02"] + ["2027-01-15"] * 3
     assert {c.split for c in cases} == {"tune"}
     assert "round 99 holdout (spent)\n# Blind holdout (round 99). Run once" in tune.read_text()

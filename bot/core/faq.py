@@ -14,12 +14,13 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from enum import StrEnum
 
 import numpy as np
 from rapidfuzz import fuzz, process
 
-from bot.core import literals
+from bot.core import literals, periods
 from bot.core.literals import alternation
 
 # Telegram caps a message at 4096 characters. The safety check reads all of it (a warning sign
@@ -466,6 +467,9 @@ class FaqMatcher:
             - set(self._alarm_words)
         )
         self._known_words = frozenset(self._alarm_words) | frozenset(self._plain_words)
+        self._alarm_initial: dict[str, list[str]] = {}
+        for w in self._alarm_words:
+            self._alarm_initial.setdefault(w[0], []).append(w)
         self._alarm_spelling: dict[str, str] = {}
 
     def normalise(self, text: str) -> str:
@@ -610,13 +614,16 @@ class FaqMatcher:
         """The warning word `word` is a typo of ("swolen", "fractered"), or `word` itself.
 
         Only when that word is closer than any word the FAQ uses: "planter" is as close to
-        "plantar" (not covered) as to "plaster" (a cast), so it stays "planter".
+        "plantar" (not covered) as to "plaster" (a cast), so it stays "planter". And only a
+        warning word with the same first letter, which people seldom mistype: "heels rising"
+        is not bruising.
         """
         if word not in self._alarm_spelling:
             if len(self._alarm_spelling) > 10_000:
                 self._alarm_spelling.clear()
+            same_initial = self._alarm_initial.get(word[0], ())
             alarm = process.extractOne(
-                word, self._alarm_words, scorer=fuzz.ratio, processor=None, score_cutoff=SPELLING
+                word, same_initial, scorer=fuzz.ratio, processor=None, score_cutoff=SPELLING
             )
             plain = process.extractOne(
                 word, self._plain_words, scorer=fuzz.ratio, processor=None, score_cutoff=SPELLING
@@ -647,10 +654,11 @@ class FaqMatcher:
         ]
         return most_urgent(" ".join(fixed), self.rules) if fixed != words else None
 
-    def answer(self, text: str) -> Result:
-        """Warning signs first, then the FAQ."""
+    def answer(self, text: str, today: date | None = None) -> Result:
+        """Warning signs first, then the FAQ. `today` is the day the message was sent: the
+        safety rules need it to tell how long "since September" is."""
         normalised = self.normalise(text)
-        warning = self.check_spelled(normalised)
+        warning = self.check_spelled(periods.dated(normalised, today))
         if warning is not None:
             return warning
         return self._decide(self.query_key(normalised))

@@ -22,7 +22,8 @@ async def question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     k = s.knowledge
     assert update.message and update.effective_chat
     chat, text = update.effective_chat, update.message.text or ""
-    match k.faq.matcher.answer(text):
+    # The day it was sent (UTC; a day off the user's own date does not change a month count).
+    match k.faq.matcher.answer(text, update.message.date.date()):
         case WarningSign(rule):
             s.faq_log.note("warning", entry_id=rule.id)
             await chat.send_message(rule.advice)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -32,9 +33,13 @@ def matcher(knowledge: Knowledge) -> FaqMatcher:
     return knowledge.faq.matcher
 
 
+# The day the messages here are taken as sent: "since September" is months before it.
+SENT_ON = date(2026, 12, 2)
+
+
 def answered(matcher: FaqMatcher, text: str) -> str:
     """What the bot does with a message, as one comparable string."""
-    result = matcher.answer(text)
+    result = matcher.answer(text, SENT_ON)
     match result:
         case Answer(entry=entry):
             return entry.id
@@ -371,10 +376,28 @@ def test_warning_signs_get_the_rule_that_fits(matcher: FaqMatcher, message: str,
         "my calf hurts a little in the lunge",
         "how do I treat a sprained wrist",
         "er, what is dorsiflexion",
+        # round 15's false alarms: "rising" is no typo of "bruising" (first letters differ),
+        # an idea that seems backwards is no deformity, a volleyball spike no spike of pain
+        "I can't hit depth without my heels rising and I tip backwards. Is that an ankle thing?",
+        "why would strengthening my shins give me more range? seems backwards tbh",
+        "volleyball q: how do i time my spike approach better",
+        "been doing the stretches daily since last week and no change yet",
     ],
 )
 def test_ordinary_questions_do_not_raise_an_alarm(matcher: FaqMatcher, message: str) -> None:
-    assert not isinstance(matcher.answer(message), WarningSign)
+    assert not isinstance(matcher.answer(message, SENT_ON), WarningSign)
+
+
+@pytest.mark.parametrize(
+    ("message", "rule"),
+    [
+        ("my ankle is swolen after football", "swelling"),  # a typo keeps its first letter
+        ("I get pain spikes in my ankle during the lunge", "pain"),
+        ("after the crash my foot is pointing backwards", "fracture"),
+    ],
+)
+def test_look_alike_fixes_keep_the_real_sign(matcher: FaqMatcher, message: str, rule: str) -> None:
+    assert answered(matcher, message) == f"warning:{rule}"
 
 
 def test_the_most_urgent_rule_answers_and_old_injuries_are_not_recent() -> None:
@@ -673,7 +696,7 @@ def test_evaluation_set_meets_its_floors(
     alarms = {
         c.q
         for c in tune_sets[name]
-        if c.expect != "warning" and isinstance(matcher.answer(c.q), WarningSign)
+        if c.expect != "warning" and isinstance(matcher.answer(c.q, c.asked_on), WarningSign)
     }
     assert alarms <= KNOWN_FALSE_ALARMS, alarms - KNOWN_FALSE_ALARMS
 

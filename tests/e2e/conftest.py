@@ -72,8 +72,9 @@ class Chat:
             answer.text if answer else None,
         )
 
-    async def send(self, text: str) -> Turn:
-        return await self._turn(self.user.send(text))
+    async def send(self, text: str, *, sent_at: datetime | None = None) -> Turn:
+        when = None if sent_at is None else int(sent_at.timestamp())
+        return await self._turn(self.user.send(text, sent_at=when))
 
     async def press(self, label: str, message: Message | None = None) -> Turn:
         """Press the newest button with this label (or the one on `message`)."""

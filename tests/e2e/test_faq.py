@@ -6,6 +6,7 @@ import asyncio
 import re
 import sys
 from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -128,6 +129,17 @@ async def test_warning_signs_get_clinician_advice_and_no_exercises(
     assert not any(name.lower() in text.lower() for name in ("ankle circles", "nerve flossing x"))
     review = await bot.services.faq_log.review()
     assert review.unmatched == [] and review.confirmed == []  # health details are not kept
+
+
+async def test_how_long_since_a_month_counts_from_the_day_the_message_was_sent(
+    bot: RunningBot,
+) -> None:
+    """Three months of no change is a reason to get checked; one month is not."""
+    message = "Done the routine every day since early September and still no change. Why?"
+    december = await bot.chat(1).send(message, sent_at=datetime(2026, 12, 2, 9, tzinfo=UTC))
+    october = await bot.chat(2).send(message, sent_at=datetime(2026, 10, 2, 9, tzinfo=UTC))
+    assert "assessed" in december.texts[0], december.texts
+    assert "assessed" not in october.texts[0], october.texts
 
 
 async def test_browse_by_topic(bot: RunningBot, knowledge: Knowledge) -> None:
