@@ -6,6 +6,7 @@ checked once at start-up; a problem stops the bot with one line naming the file 
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 import re
@@ -353,7 +354,7 @@ def _load_terms(path: Path, raw: object, synonyms: Synonyms) -> dict[str, str]:
     One list of body parts or of severity words, used by many rules, keeps the rules readable
     and makes a word added once count everywhere. Items are regexes over normalised text; plain
     words are normalised like keywords (synonyms applied) so that "sore" is written as people
-    type it.
+    type it. A term may use the terms above it (`{pain}` in a list of lingering pains).
     """
     if not isinstance(raw, dict):
         raise KnowledgeError(f"{path.name}: [terms] must be a table of lists")
@@ -364,13 +365,21 @@ def _load_terms(path: Path, raw: object, synonyms: Synonyms) -> dict[str, str]:
             raise table.error("a term's name is lower-case letters and '_'")
         items = table.strs("items")
         words = [normalise(i, synonyms) for i in items if re.fullmatch(r"[\w' -]+", i)]
-        regexes = [i for i in items if not re.fullmatch(r"[\w' -]+", i)]
+        earlier = functools.partial(_earlier, table, terms)
+        regexes = [_TERM.sub(earlier, i) for i in items if not re.fullmatch(r"[\w' -]+", i)]
         terms[name] = "(?:" + "|".join([alternation(words)] * bool(words) + regexes) + ")"
         try:
             re.compile(terms[name])
         except re.error as e:
             raise table.error(f"bad regular expression: {e}") from None
     return terms
+
+
+def _earlier(table: _Table, terms: Mapping[str, str], match: re.Match[str]) -> str:
+    name = match.group(1)
+    if name not in terms:
+        raise table.error(f"{{{name}}} must be a term defined above it")
+    return terms[name]
 
 
 def _regexes(

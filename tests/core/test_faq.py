@@ -309,6 +309,12 @@ def test_safety_wins_over_a_matching_faq_question(matcher: FaqMatcher) -> None:
 @pytest.mark.parametrize(
     ("message", "rule"),
     [
+        # a break already in the hands of a team is theirs to manage, not a suspected one
+        ("cast came off last week after I broke my ankle, which exercises first?", "recent-injury"),
+        ("slipped off a ladder and my ankle looks a weird shape now", "fracture"),
+        ("went over on it at the bus stop and I can only hop", "fracture"),
+        # pain from the exercises that has not settled is the pain rule's, not an injury
+        ("did the eccentric drops yesterday and my shins still hurt this morning", "pain"),
         ("I heard a pop in my achillies", "achilles-rupture"),
         ("felt like someone kicked me in the back of the heel", "achilles-rupture"),
         ("I can't walk 4 steps after rolling my ankle", "fracture"),
@@ -597,6 +603,12 @@ def broken(tmp_path: Path, file: str, old: str, new: str) -> Path:
             "'\\bchest\\b.{0,25}\\b({pain}|",
             "'\\bchest\\b.{0,25}\\b({pains}|",
             "safety.toml: rule 'chest-symptoms': patterns: unknown term {pains}",
+        ),
+        (
+            "safety.toml",
+            "lingering = [\n",
+            "lingering = [\n    '{effort} and more',\n",
+            "safety.toml: term 'lingering': {effort} must be a term defined above it",
         ),
     ],
 )
