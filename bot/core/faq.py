@@ -24,7 +24,8 @@ from bot.core import literals, periods
 from bot.core.literals import alternation
 
 # Telegram caps a message at 4096 characters. The safety check reads all of it (a warning sign
-# can come late in a long story); the FAQ match reads the first words, where the question is.
+# can come late in a long story); the FAQ match reads the first and the last words, where the
+# question is: "my ankle is stiff, <a story>, what should a normal person get?"
 MAX_MESSAGE_CHARS = 4096
 MAX_QUERY_WORDS = 24
 
@@ -71,6 +72,12 @@ CHARACTER_CANDIDATES = 10
 
 # Stand-ins in match keys; normalised text never contains "_", so they can't clash with a word.
 _NOT_COVERED = "_notcovered"
+# "my hips are fine": a not-covered term said to be fine is context, not the question's topic.
+_FINE = (
+    r"(?P<fine>(?: and \w+)? (?:is|are|feel|feels|seem|seems|look|looks)"
+    r"(?: totally| completely| perfectly)?"
+    r" (?:fine|ok|okay|good|normal|straight|healthy|perfect)\b)?"
+)
 _NUMBER = "_number"
 
 # Words that carry no topic. Question words stay: "why" and "how long" separate entries.
@@ -300,7 +307,8 @@ Result = Answer | Suggestions | NoMatch | WarningSign
 _DENIED = re.compile(
     r"\b(?:(?:never|not|no|zero|without|havent|hasnt|hadnt|didnt|doesnt|dont|wasnt|werent|isnt|"
     r"arent)"
-    r"(?: (?:been|had|have|any|ever|an|a|previous|prior|past|real|major|serious))*"
+    r"(?: (?:been|had|have|any|ever|an|a|previous|prior|past|real|major|serious|really|very|"
+    r"that|too|at all|particularly|actually|overly))*"
     r"|(?:prevent\w*|avoid\w*)(?: (?:the|a|an|any|risk|chance|of|future|getting))*)"
     r" (?:injur\w*|hurt|damag\w*|surger\w*|operat\w*|fractur\w*|broken|sprain\w*|pain|"
     r"painful|swelling|swollen|brace|cast|tingl\w*|numb\w*|pins and needles)"
@@ -427,7 +435,9 @@ class FaqMatcher:
         self._off_topic = NOT_COVERED_WEIGHT * rarest
         self.not_covered = tuple(not_covered)
         self._not_covered = (
-            re.compile(rf"\b(?:{alternation(self.not_covered)})\b") if self.not_covered else None
+            re.compile(rf"\b(?:{alternation(self.not_covered)})\b{_FINE}")
+            if self.not_covered
+            else None
         )
         self._corrections: dict[str, str] = {}
         self._answerable = len(self._keys)  # keys before this one belong to entries
@@ -477,8 +487,10 @@ class FaqMatcher:
 
     def off_topic_term(self, normalised: str) -> str | None:
         """The first term listed as not covered ("plantar fasciitis") that the text names."""
-        found = self._not_covered.search(normalised) if self._not_covered is not None else None
-        return found.group(0) if found else None
+        if self._not_covered is None:
+            return None
+        found = (m for m in self._not_covered.finditer(normalised) if not m["fine"])
+        return next((m.group(0) for m in found), None)
 
     def key(self, text: str) -> str:
         """What a phrasing is matched as: two phrasings with one key are the same question."""
@@ -508,11 +520,15 @@ class FaqMatcher:
 
     def query_key(self, normalised: str) -> str:
         """Topic words of the question, typos corrected; a not-covered term becomes a marker."""
-        text = " ".join(normalised.split()[:MAX_QUERY_WORDS])
+        words = normalised.split()
+        if len(words) > MAX_QUERY_WORDS:
+            half = MAX_QUERY_WORDS // 2
+            words = words[:half] + words[-half:]
+        text = " ".join(words)
         if self._compounds is not None:  # "bad knee to wall score" is about the test
             text = self._compounds.sub(lambda m: m.group(0).replace(" ", ""), text)
         if self._not_covered is not None:
-            text = self._not_covered.sub(f" {_NOT_COVERED} ", text)
+            text = self._not_covered.sub(lambda m: " " if m["fine"] else f" {_NOT_COVERED} ", text)
         words = self._key_of(text).split()
         return " ".join(dict.fromkeys(self._correct(w) for w in words))
 

@@ -133,6 +133,16 @@ def test_synonyms_rewrite_longest_first_and_leave_canonical_forms_alone() -> Non
         ("does it matter that my ankle clicks", "clicking"),
         ("I feel a stretch in my calf", "where-felt"),
         ("I ruptured my achilles 2 years ago and it's still tight", "thick-achilles"),
+        # a part the FAQ does not cover, said to be fine, is context and not the topic
+        ("my feet angle out when I walk, my hips and knees are fine. my ankles?", "feet-turn-out"),
+        # the question at the end of a long story
+        (
+            "so i finally did the wall test after reading about it, took me a few goes to keep my "
+            "heel down, and im getting about 7 on the left and 7.5 on the right. my mate who "
+            "plays rugby got 13 which is annoying. what should a normal person actually be "
+            "aiming for",
+            "target",
+        ),
     ],
 )
 def test_typos_synonyms_and_paraphrases_find_the_entry(
