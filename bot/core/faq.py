@@ -308,10 +308,11 @@ _DENIED = re.compile(
     r"\b(?:(?:never|not|no|zero|without|havent|hasnt|hadnt|didnt|doesnt|dont|wasnt|werent|isnt|"
     r"arent)"
     r"(?: (?:been|had|have|any|ever|an|a|previous|prior|past|real|major|serious|really|very|"
-    r"that|too|at all|particularly|actually|overly))*"
-    r"|(?:prevent\w*|avoid\w*)(?: (?:the|a|an|any|risk|chance|of|future|getting))*)"
+    r"that|too|at all|particularly|actually|actual|overly|badly|seriously|properly))*"
+    r"|(?:prevent\w*|avoid\w*|to stop)(?: (?:the|a|an|any|risk|chance|of|future|getting))*)"
     r" (?:injur\w*|hurt|damag\w*|surger\w*|operat\w*|fractur\w*|broken|sprain\w*|pain|"
-    r"painful|swelling|swollen|brace|cast|tingl\w*|numb\w*|pins and needles)"
+    r"painful|swelling|swollen|brace|cast|tingl\w*|numb\w*|pins and needles|diabet\w*|"
+    r"neuropath\w*|circulation problems?)"
     r"(?: (?:or|and|nor) (?:tingl\w*|numb\w*|pins and needles|pain|swelling))*\b"
 )
 
@@ -581,16 +582,17 @@ class FaqMatcher:
         candidates = set(hit[best_words].tolist())
         nearest = np.argsort(-by_words[off_topic], kind="stable")[:OUT_OF_SCOPE_CANDIDATES]
         candidates.update(off_topic[nearest].tolist())
-        candidates.update(
-            self._typo_index[i]
-            for _, _, i in process.extract(
-                key,
-                self._typo_keys,
-                scorer=fuzz.ratio,
-                processor=None,
-                limit=CHARACTER_CANDIDATES,
+        if known < query_mass:  # only a word the knowledge base does not know can be a typo
+            candidates.update(
+                self._typo_index[i]
+                for _, _, i in process.extract(
+                    key,
+                    self._typo_keys,
+                    scorer=fuzz.ratio,
+                    processor=None,
+                    limit=CHARACTER_CANDIDATES,
+                )
             )
-        )
         ordered = np.fromiter(candidates, dtype=np.intp, count=len(candidates))
         # One C call for all candidates instead of one Python call each.
         characters = process.cdist(

@@ -668,6 +668,13 @@ KNOWN_FALSE_ALARMS = {
     "times should we do it?",
     "Walking on my heels makes my shins ache after a minute, like a muscle burn. Is that "
     "dorsiflexion or the other one?",
+    # round 19: a stabbing heel pain, named by a podiatrist; a suspected tear, named by a physio
+    # (the rules cannot tell that a clinician has already seen it)
+    "I'm 47, a teacher, on my feet all day. Stabbing heel pain with the first steps every morning "
+    "and the podiatrist says plantar fasciitis. What's the best treatment, night splints or "
+    "injections?",
+    "Physio thinks it might be a partial tear of the Achilles rather than a full rupture. I race "
+    "triathlons. Will I get back to racing?",
 }
 # What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
