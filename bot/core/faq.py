@@ -239,10 +239,11 @@ class SafetyRule:
     examples: tuple[str, ...] = ()
     _any: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
     # Substrings a match must contain (bot.core.literals): most messages skip most rules.
-    _any_needs: re.Pattern[str] | None = field(init=False, repr=False, compare=False, default=None)
-    _together_needs: tuple[tuple[re.Pattern[str] | None, ...], ...] = field(
+    _any_needs: frozenset[str] | None = field(init=False, repr=False, compare=False, default=None)
+    _together_needs: tuple[tuple[frozenset[str] | None, ...], ...] = field(
         init=False, repr=False, compare=False, default=()
     )
+    _scanner: literals.Scanner | None = field(init=False, repr=False, compare=False, default=None)
 
     def __post_init__(self) -> None:
         # One pass over the text instead of one per pattern: a long message costs less.
@@ -255,20 +256,29 @@ class SafetyRule:
             object.__setattr__(self, "_any_needs", literals.prefilter(pattern))
         needs = tuple(tuple(literals.prefilter(p) for p in group) for group in self.together)
         object.__setattr__(self, "_together_needs", needs)
+        object.__setattr__(self, "_scanner", literals.Scanner(self.needs()))
+
+    def needs(self) -> list[frozenset[str] | None]:
+        """Every literal test of the rule, for a Scanner shared by all rules."""
+        return [self._any_needs, *(n for group in self._together_needs for n in group)]
 
     def vocabulary(self) -> str:
         """Every word the rule's keywords and regexes spell out, for spelling correction."""
         sources = [p.pattern for p in (*self.patterns, *(p for g in self.together for p in g))]
         return " ".join((*self.keywords, *sources))
 
-    def matches(self, normalised: str) -> bool:
+    def matches(self, normalised: str, present: frozenset[str] | None = None) -> bool:
+        """`present`: the literals the text holds, from a Scanner over all rules' needs()."""
+        if present is None:
+            assert self._scanner is not None
+            present = self._scanner.scan(normalised)
         may = literals.may_match
         hit = (
             self._any is not None
-            and may(self._any_needs, normalised)
+            and may(self._any_needs, present)
             and self._any.search(normalised) is not None
         ) or any(
-            all(may(n, normalised) for n in needs) and all(p.search(normalised) for p in group)
+            all(may(n, present) for n in needs) and all(p.search(normalised) for p in group)
             for group, needs in zip(self.together, self._together_needs, strict=True)
         )
         return hit and not any(p.search(normalised) for p in self.unless)
@@ -317,12 +327,18 @@ _DENIED = re.compile(
 )
 
 
-def most_urgent(normalised: str, rules: Sequence[SafetyRule]) -> WarningSign | None:
-    """The most urgent rule the normalised text triggers; file order breaks ties."""
+def most_urgent(
+    normalised: str, rules: Sequence[SafetyRule], scanner: literals.Scanner | None = None
+) -> WarningSign | None:
+    """The most urgent rule the normalised text triggers; file order breaks ties. `scanner`,
+    built from the rules' needs(), finds what each rule looks for in one pass."""
     normalised = _DENIED.sub(" ", normalised)
+    present = scanner.scan(normalised) if scanner is not None else None
     best: SafetyRule | None = None
     for rule in rules:
-        if (best is None or rule.urgency.rank < best.urgency.rank) and rule.matches(normalised):
+        if (best is None or rule.urgency.rank < best.urgency.rank) and rule.matches(
+            normalised, present
+        ):
             best = rule
     return WarningSign(best) if best is not None else None
 
@@ -482,6 +498,7 @@ class FaqMatcher:
         for w in self._alarm_words:
             self._alarm_initial.setdefault(w[0], []).append(w)
         self._alarm_spelling: dict[str, str] = {}
+        self._scanner = literals.Scanner(n for rule in self.rules for n in rule.needs())
 
     def normalise(self, text: str) -> str:
         return normalise(text, self.synonyms)
@@ -656,7 +673,7 @@ class FaqMatcher:
         Synonyms catch the typos people make in FAQ words; a warning sign can come in any
         spelling ("my ankle is swolen"), and missing one costs more than a needless warning.
         """
-        warning = most_urgent(normalised, self.rules)
+        warning = most_urgent(normalised, self.rules, self._scanner)
         if warning is not None or not self._alarm_words:
             return warning
         words = normalised.split()
@@ -670,7 +687,7 @@ class FaqMatcher:
             else w
             for n, w in enumerate(words)
         ]
-        return most_urgent(" ".join(fixed), self.rules) if fixed != words else None
+        return most_urgent(" ".join(fixed), self.rules, self._scanner) if fixed != words else None
 
     def answer(self, text: str, today: date | None = None) -> Result:
         """Warning signs first, then the FAQ. `today` is the day the message was sent: the

@@ -675,6 +675,11 @@ KNOWN_FALSE_ALARMS = {
     "injections?",
     "Physio thinks it might be a partial tear of the Achilles rather than a full rupture. I race "
     "triathlons. Will I get back to racing?",
+    # round 20: a repair without a date reads as recent; months of stretching with barely any
+    # change is the clinical notes' own reason to get assessed, whatever else is asked
+    "after my achilles repair my ankle feels blocked at the front",
+    "been stretching my calves for months with barely any change, my gym buddy says i need to "
+    "strengthen them too. is that actually a thing for ankle range",
 }
 # What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}

@@ -10,8 +10,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.faq_bench import EVAL_FILE
-from bot.core.faq import FaqMatcher, SafetyRule
-from bot.core.literals import alternation, may_match, prefilter, required
+from bot.core.faq import FaqMatcher, SafetyRule, most_urgent
+from bot.core.literals import Scanner, alternation, may_match, prefilter, required
 from bot.knowledge import Knowledge
 
 
@@ -42,7 +42,16 @@ def test_required_substrings(pattern: str, factors: tuple[str, ...]) -> None:
 )
 def test_no_test_where_nothing_is_required(pattern: str) -> None:
     assert required(re.compile(pattern)) is None
-    assert may_match(prefilter(re.compile(pattern)), "anything")
+    assert may_match(prefilter(re.compile(pattern)), frozenset())
+
+
+def test_one_scan_finds_nested_and_overlapping_literals() -> None:
+    scanner = Scanner([frozenset({"pain", "painful"}), frozenset({"swell", "well"}), None])
+    # "painful" holds "pain"; "swelling" holds "well" one position after "swell"
+    assert scanner.scan("a painful swelling") == {"pain", "painful", "swell", "well"}
+    assert scanner.scan("all fine") == frozenset()
+    assert may_match(frozenset({"well"}), scanner.scan("swelling"))
+    assert not may_match(frozenset({"pain"}), scanner.scan("swelling"))
 
 
 def _plain(rule: SafetyRule, text: str) -> bool:
@@ -62,6 +71,9 @@ def test_the_tests_change_no_verdict_on_the_evaluation_set(knowledge: Knowledge)
         for rule in matcher.rules:
             assert rule.matches(text) == _plain(rule, text), (rule.id, text)
             warned += rule.matches(text)
+        # the matcher's one scan for all rules agrees with each rule's own
+        shared = most_urgent(text, matcher.rules, matcher._scanner)
+        assert shared == most_urgent(text, matcher.rules), text
     assert warned > 600  # the set is full of warning signs: this compared real matches
 
 
@@ -81,6 +93,7 @@ def test_the_tests_change_no_verdict_on_generated_messages(
     text = " ".join(data.draw(st.lists(st.sampled_from(words), min_size=1, max_size=12)))
     for rule in matcher.rules:
         assert rule.matches(text) == _plain(rule, text), (rule.id, text)
+    assert most_urgent(text, matcher.rules, matcher._scanner) == most_urgent(text, matcher.rules)
 
 
 @pytest.fixture(scope="module")
