@@ -319,11 +319,12 @@ _DENIED = re.compile(
     r"arent)"
     r"(?: (?:been|had|have|any|ever|an|a|previous|prior|past|real|major|serious|really|very|"
     r"that|too|at all|particularly|actually|actual|overly|badly|seriously|properly))*"
-    r"|(?:prevent\w*|avoid\w*|to stop)(?: (?:the|a|an|any|risk|chance|of|future|getting))*)"
+    r"|(?:prevent\w*|avoid\w*|to stop|reduc\w*|lower\w*)"
+    r"(?: (?:the|a|an|any|risk|chance|of|future|getting))*)"
     r" (?:injur\w*|hurt|damag\w*|surger\w*|operat\w*|fractur\w*|broken|sprain\w*|pain|"
     r"painful|swelling|swollen|brace|cast|tingl\w*|numb\w*|pins and needles|diabet\w*|"
-    r"neuropath\w*|circulation problems?)"
-    r"(?: (?:or|and|nor) (?:tingl\w*|numb\w*|pins and needles|pain|swelling))*\b"
+    r"neuropath\w*|circulation problems?|click\w*)"
+    r"(?: (?:or|and|nor) (?:tingl\w*|numb\w*|pins and needles|pain|swelling|hurt|click\w*))*\b"
 )
 
 

@@ -61,7 +61,7 @@ _ALT = "|".join(sorted((*_MONTHS, *_DAYS, "easter"), key=len, reverse=True))
 _PARTS = "|".join(sorted(_PART_DAY, key=len, reverse=True))
 _DATED = re.compile(
     r"\b(?:ever since|since|from|start(?:ed|ing)?(?: in| back in| around| at)?|began(?: in)?"
-    r"|begun(?: in)?|back in)"
+    r"|begun(?: in)?|back in|back at|back around)"
     rf" (?:before |after )?(?:(?P<part>{_PARTS}) )?(?P<last>last |the |this past )?(?P<name>{_ALT})"
     r"(?: (?P<year>(?:19|20)\d\d))?\b"
 )

@@ -640,13 +640,13 @@ def test_load_faq_alone_reads_both_files(knowledge: Knowledge) -> None:
 # ----------------------------------------------------------------------------- evaluation floors
 
 # Measured with `bench/faq_bench.py --tune-only`, minus a small margin. Tune (all of
-# faq_eval.toml: the spent holdouts of rounds 2-12 and the safety stress set, whose 60 benign
-# look-alikes are the hardest in-scope questions in it): 1490/1540 top-1, 393/396 rejected,
-# 1043/1043 warnings. Former holdout (its was_holdout cases): 939/942 top-1, 332/335 rejected,
-# 430/430 warnings. Their questions are in knowledge/asked.toml and out_of_scope.toml now, so
-# these only check that nothing broke; the blind holdout below is the measure.
+# faq_eval.toml: the spent holdouts of rounds 2-16 and 18-21 and the safety stress set, whose 60
+# benign look-alikes are the hardest in-scope questions in it): 2280/2326 top-1, 653/658
+# rejected, 1375/1375 warnings. Former holdout (its was_holdout cases): 1720/1728 top-1, 593/597
+# rejected, 762/762 warnings. Their questions are in knowledge/asked.toml and out_of_scope.toml
+# now, so these only check that nothing broke; the blind holdout below is the measure.
 FLOORS = {
-    "tune": {"top1": 0.96, "rejected": 0.98, "recall": 1.0},
+    "tune": {"top1": 0.97, "rejected": 0.98, "recall": 1.0},
     "former holdout": {"top1": 0.99, "rejected": 0.98, "recall": 1.0},
 }
 # Questions that are not warning signs but mention a warning word in a way the rules cannot
