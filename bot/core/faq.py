@@ -315,15 +315,16 @@ Result = Answer | Suggestions | NoMatch | WarningSign
 # warning word that is denied or only feared is not a warning sign. Only these words are
 # denied this way: "not able to walk" still is one.
 _DENIED = re.compile(
-    r"\b(?:(?:never|not|no|zero|without|havent|hasnt|hadnt|didnt|doesnt|dont|wasnt|werent|isnt|"
-    r"arent)"
+    r"\b(?:(?:never|not|no|nothing|zero|without|havent|hasnt|hadnt|didnt|doesnt|dont|wasnt|"
+    r"werent|isnt|arent)"
     r"(?: (?:been|had|have|any|ever|an|a|previous|prior|past|real|major|serious|really|very|"
-    r"that|too|at all|particularly|actually|actual|overly|badly|seriously|properly))*"
+    r"that|too|at all|particularly|actually|actual|overly|badly|seriously|properly|ankle|"
+    r"ankles|foot|feet|calf|achilles|heel|leg))*"
     r"|(?:prevent\w*|avoid\w*|to stop|reduc\w*|lower\w*)"
     r"(?: (?:the|a|an|any|risk|chance|of|future|getting))*)"
     r" (?:injur\w*|hurt|damag\w*|surger\w*|operat\w*|fractur\w*|broken|sprain\w*|pain|"
     r"painful|swelling|swollen|brace|cast|tingl\w*|numb\w*|pins and needles|diabet\w*|"
-    r"neuropath\w*|circulation problems?|click\w*)"
+    r"neuropath\w*|circulation problems?|click\w*|bruis\w*|sharp|redness|edema|oedema)"
     r"(?: (?:or|and|nor) (?:tingl\w*|numb\w*|pins and needles|pain|swelling|hurt|click\w*))*\b"
 )
 
@@ -652,7 +653,7 @@ class FaqMatcher:
         Only when that word is closer than any word the FAQ uses: "planter" is as close to
         "plantar" (not covered) as to "plaster" (a cast), so it stays "planter". And only a
         warning word with the same first letter, which people seldom mistype: "heels rising"
-        is not bruising.
+        is not bruising; and not when the word only adds an ending ("tibial" nerve).
         """
         if word not in self._alarm_spelling:
             if len(self._alarm_spelling) > 10_000:
@@ -665,6 +666,8 @@ class FaqMatcher:
                 word, self._plain_words, scorer=fuzz.ratio, processor=None, score_cutoff=SPELLING
             )
             closer = alarm is not None and (plain is None or alarm[1] > plain[1])
+            # a warning word with an ending ("tibial" nerve) is another word, not a typo of it
+            closer = closer and alarm is not None and not word.startswith(alarm[0])
             self._alarm_spelling[word] = alarm[0] if alarm is not None and closer else word
         return self._alarm_spelling[word]
 

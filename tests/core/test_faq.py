@@ -680,6 +680,14 @@ KNOWN_FALSE_ALARMS = {
     "after my achilles repair my ankle feels blocked at the front",
     "been stretching my calves for months with barely any change, my gym buddy says i need to "
     "strengthen them too. is that actually a thing for ankle range",
+    # round 17: a coach who is "sharp" reads like a sharp pain; balance and ankles "never the
+    # same" for two years since a fall is, to the rules, no progress (and worth a check anyway)
+    "my coach is pretty sharp and reckons my ankle range is holding back my lifts. what are the "
+    "main things that restrict it?",
+    "Hello, I am 68 and since my fall two years ago my balance and ankles have never been quite "
+    "the same. The physio back then was lovely but I have lost the sheet she gave me. My "
+    "granddaughter found this bot for me. Could you please tell me what I should do first, "
+    "second and so on?",
 }
 # What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
