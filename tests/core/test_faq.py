@@ -691,16 +691,16 @@ KNOWN_FALSE_ALARMS = {
 }
 # What the product asked for (issue 3), held on the blind holdout in faq_holdout.toml.
 TARGETS = {"top1": 0.95, "rejected": 0.90, "recall": 1.0}
-# The blind holdout's one run (round 22, 2026-12-02): 102/108 top-1, 36/38 rejected, 42/42
-# warnings (all by the labelled rule), 3 false alarms; nothing tuned on it since. Earlier
-# rounds, each on its own fresh set: 73.4/84.6/100 (round 3), 85.5/83.9/97.1 (4),
+# The blind holdout's one run (round 23, 2026-12-02): 103/107 top-1, 34/38 rejected, 42/42
+# warnings, 6 false alarms; nothing tuned on it since. Earlier rounds, each on its own fresh
+# set: 94.4/94.7/100 the last before it (round 22); 73.4/84.6/100 (3), 85.5/83.9/97.1 (4),
 # 92.8/79.5/97.4 (5), 83.5/83.3/100 (6), 84.7/86.1/100 (7), 84.8/94.4/100 (8), 90.1/97.2/100 (9),
 # 89.7/97.4/100 (10, partly in other languages), 96.2/94.7/97.4 (11), 100/94.7/97.4 (12),
 # 94.4/97.4/97.4 (13), 98.1/97.4/97.6 (14), 97.2/92.1/100 (15), 86.9/89.7/100 (16),
 # 87.9/94.7/100 (17); development rounds with their own briefs 88.8/92.1/97.7 (18),
 # 82.2/76.3/97.6 (19), 88.8/92.1/97.6 (20), 93.5/81.6/88.1 (21).
 # Floors just below its figures, so a regression shows.
-HOLDOUT_FLOORS = {"top1": 0.94, "rejected": 0.94, "recall": 1.0}
+HOLDOUT_FLOORS = {"top1": 0.96, "rejected": 0.89, "recall": 1.0}
 
 
 def _holdout(knowledge: Knowledge) -> list[Case]:
@@ -748,13 +748,13 @@ def test_evaluation_set_meets_its_floors(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="issue 3 open: round 22 blind top-1 is 94.4% (102/108), the target is 95%; "
-    "rejection and warnings meet theirs. A holdout that meets all three makes this XPASS: "
-    "then drop the mark.",
+    reason="issue 3 open: round 23 blind rejection is 89.5% (34/38), the target is 90%; "
+    "top-1 (96.3%) and warnings (100%) meet theirs. A holdout that meets all three makes "
+    "this XPASS: then drop the mark.",
 )
 def test_holdout_meets_the_product_targets(matcher: FaqMatcher, knowledge: Knowledge) -> None:
     """Only totals are asserted (a failure shows the counts, not the cases). Round 15 met all
-    three blind; rounds 16-22, written in more varied styles, did not (faq_eval.toml's history)."""
+    three blind; rounds 16-23, written in more varied styles, did not (faq_eval.toml's history)."""
     s = score(matcher.answer, _holdout(knowledge))
     assert s.top1_rate >= TARGETS["top1"], s
     assert s.rejection_rate >= TARGETS["rejected"], s
