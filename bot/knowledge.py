@@ -6,7 +6,6 @@ checked once at start-up; a problem stops the bot with one line naming the file 
 
 from __future__ import annotations
 
-import functools
 import html
 import os
 import re
@@ -365,8 +364,11 @@ def _load_terms(path: Path, raw: object, synonyms: Synonyms) -> dict[str, str]:
             raise table.error("a term's name is lower-case letters and '_'")
         items = table.strs("items")
         words = [normalise(i, synonyms) for i in items if re.fullmatch(r"[\w' -]+", i)]
-        earlier = functools.partial(_earlier, table, terms)
-        regexes = [_TERM.sub(earlier, i) for i in items if not re.fullmatch(r"[\w' -]+", i)]
+        regexes = [
+            _with_terms(i, terms, table, "{{{name}}} must be a term defined above it")
+            for i in items
+            if not re.fullmatch(r"[\w' -]+", i)
+        ]
         terms[name] = "(?:" + "|".join([alternation(words)] * bool(words) + regexes) + ")"
         try:
             re.compile(terms[name])
@@ -375,27 +377,27 @@ def _load_terms(path: Path, raw: object, synonyms: Synonyms) -> dict[str, str]:
     return terms
 
 
-def _earlier(table: _Table, terms: Mapping[str, str], match: re.Match[str]) -> str:
-    name = match.group(1)
-    if name not in terms:
-        raise table.error(f"{{{name}}} must be a term defined above it")
-    return terms[name]
+def _with_terms(pattern: str, terms: Mapping[str, str], t: _Table, unknown: str) -> str:
+    """`pattern` with each `{name}` replaced by its term; an unknown name is `t`'s error,
+    worded by `unknown` (a format string of `name`)."""
+
+    def term(match: re.Match[str]) -> str:
+        if match.group(1) not in terms:
+            raise t.error(unknown.format(name=match.group(1)))
+        return terms[match.group(1)]
+
+    return _TERM.sub(term, pattern)
 
 
 def _regexes(
     t: _Table, key: str, terms: Mapping[str, str] | None = None
 ) -> tuple[re.Pattern[str], ...]:
     terms = terms or {}
-
-    def term(match: re.Match[str]) -> str:
-        if match.group(1) not in terms:
-            raise t.error(f"{key}: unknown term {{{match.group(1)}}} (see [terms])")
-        return terms[match.group(1)]
-
     compiled = []
     for pattern in t.strs(key, allow_empty=True):
+        expanded = _with_terms(pattern, terms, t, key + ": unknown term {{{name}}} (see [terms])")
         try:
-            compiled.append(re.compile(_TERM.sub(term, pattern)))
+            compiled.append(re.compile(expanded))
         except re.error as e:
             raise t.error(f"{key}: bad regular expression {pattern!r}: {e}") from None
     return tuple(compiled)

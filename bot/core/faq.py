@@ -243,7 +243,7 @@ class SafetyRule:
     _together_needs: tuple[tuple[frozenset[str] | None, ...], ...] = field(
         init=False, repr=False, compare=False, default=()
     )
-    _scanner: literals.Scanner | None = field(init=False, repr=False, compare=False, default=None)
+    _scanner: literals.Scanner = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # One pass over the text instead of one per pattern: a long message costs less.
@@ -270,7 +270,6 @@ class SafetyRule:
     def matches(self, normalised: str, present: frozenset[str] | None = None) -> bool:
         """`present`: the literals the text holds, from a Scanner over all rules' needs()."""
         if present is None:
-            assert self._scanner is not None
             present = self._scanner.scan(normalised)
         may = literals.may_match
         hit = (
@@ -665,10 +664,13 @@ class FaqMatcher:
             plain = process.extractOne(
                 word, self._plain_words, scorer=fuzz.ratio, processor=None, score_cutoff=SPELLING
             )
-            closer = alarm is not None and (plain is None or alarm[1] > plain[1])
             # a warning word with an ending ("tibial" nerve) is another word, not a typo of it
-            closer = closer and alarm is not None and not word.startswith(alarm[0])
-            self._alarm_spelling[word] = alarm[0] if alarm is not None and closer else word
+            typo = (
+                alarm is not None
+                and (plain is None or alarm[1] > plain[1])
+                and not word.startswith(alarm[0])
+            )
+            self._alarm_spelling[word] = alarm[0] if alarm is not None and typo else word
         return self._alarm_spelling[word]
 
     def check_spelled(self, normalised: str) -> WarningSign | None:

@@ -60,11 +60,13 @@ _PART_DAY |= {"the middle of": 15, "late": 24, "the end of": 24}
 _ALT = "|".join(sorted((*_MONTHS, *_DAYS, "easter"), key=len, reverse=True))
 _PARTS = "|".join(sorted(_PART_DAY, key=len, reverse=True))
 _DATED = re.compile(
-    r"\b(?:ever since|since|from|start(?:ed|ing)?(?: in| back in| around| at)?|began(?: in)?"
-    r"|begun(?: in)?|back in|back at|back around)"
+    r"\b(?P<trigger>ever since|since|from|start(?:ed|ing)?(?: in| back in| around| at)?"
+    r"|began(?: in)?|begun(?: in)?|back in|back at|back around)"
     rf" (?:before |after )?(?:(?P<part>{_PARTS}) )?(?P<last>last |the |this past )?(?P<name>{_ALT})"
     r"(?: (?P<year>(?:19|20)\d\d))?\b"
 )
+# "May" is a month only after these; after "from" or "starting" it is as likely the verb.
+_MAY_AFTER = frozenset({"ever since", "since", "back in", "back at", "started in", "starting in"})
 DAYS_PER_MONTH = 30.44
 
 
@@ -97,10 +99,8 @@ def months_since(text: str, today: date) -> list[int]:
     found = []
     for m in _DATED.finditer(text):
         name, part = m["name"], m["part"]
-        if name == "may" and not m[0].startswith(("since", "ever", "back", "start")):
+        if name == "may" and m["trigger"] not in _MAY_AFTER:
             continue  # "starting may help", "from may be"
-        if name == "may" and m[0].startswith("start") and " in " not in m[0]:
-            continue
         if name == "fall" and m["last"] == "the ":
             continue  # "since the fall" is as likely a fall as autumn
         if m["year"]:
